@@ -1,0 +1,253 @@
+"""The hooks: every answer rule rejects its example and writes nothing; the manifest
+removes exactly the files of unselected choices; the docs show the same rules."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cookiecutter.environment import StrictEnvironment
+from readme import questions_markdown, section
+from template_repo import (
+    HOOKS_DIR,
+    README,
+    REPO_ROOT,
+    answer_rules,
+    choice_questions,
+    cookiecutter_json,
+    manifest,
+    questions,
+    rendered_answers,
+)
+
+RULES = answer_rules.RULES
+
+
+def rule_id(rule: answer_rules.Rule) -> str:
+    return f"{rule.answer}:{next(iter(rule.rejected_example.values()))!r}"
+
+
+def run_cookiecutter(tmp_path: Path, answers: Mapping[str, str]) -> tuple[int, str, Path]:
+    """Run the real command line: ``cookiecutter <repo> --no-input -o DIR key=value...``.
+
+    Returns the exit code, everything it printed and the (pre-created) output folder.
+    """
+    output = tmp_path / "out"
+    output.mkdir()
+    config = tmp_path / "cookiecutter.yaml"
+    config.write_text(
+        f"cookiecutters_dir: {json.dumps(str(tmp_path / 'cookiecutters'))}\n"
+        f"replay_dir: {json.dumps(str(tmp_path / 'replay'))}\n",
+        encoding="utf-8",
+    )
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cookiecutter",
+            str(REPO_ROOT),
+            "--no-input",
+            "--config-file",
+            str(config),
+            "-o",
+            str(output),
+            *(f"{key}={value}" for key, value in answers.items()),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return completed.returncode, completed.stdout, output
+
+
+def written(output: Path) -> list[str]:
+    return sorted(str(path.relative_to(output)) for path in output.rglob("*"))
+
+
+# --- the rules table --------------------------------------------------------------
+
+
+def test_defaults_satisfy_every_rule() -> None:
+    assert answer_rules.violations(rendered_answers()) == []
+
+
+@pytest.mark.parametrize("rule", RULES, ids=rule_id)
+def test_rejected_example_breaks_its_rule(rule: answer_rules.Rule) -> None:
+    answers = rendered_answers(rule.rejected_example)
+    assert not rule.holds(answers), f"{rule.rejected_example} does not break: {rule.requirement}"
+
+
+@pytest.mark.parametrize("rule", RULES, ids=rule_id)
+def test_rule_rejects_its_example_and_writes_nothing(
+    tmp_path: Path, rule: answer_rules.Rule
+) -> None:
+    exit_code, printed, output = run_cookiecutter(tmp_path, rule.rejected_example)
+    assert exit_code != 0, f"generation succeeded with {rule.rejected_example}:\n{printed}"
+    assert f"{rule.answer}=" in printed, f"the error does not name {rule.answer!r}:\n{printed}"
+    assert rule.requirement in printed, f"the error does not say what to fix:\n{printed}"
+    assert written(output) == [], "a rejected answer left files on disk"
+
+
+@pytest.mark.parametrize("question", list(choice_questions()))
+def test_choice_outside_its_list_is_rejected_and_writes_nothing(
+    tmp_path: Path, question: str
+) -> None:
+    bogus = "soap" if question == "api" else f"no-such-{question}"
+    exit_code, printed, output = run_cookiecutter(tmp_path, {question: bogus})
+    assert exit_code != 0, f"{question}={bogus} was accepted:\n{printed}"
+    last_line = printed.strip().splitlines()[-1]
+    assert bogus in last_line, f"the error does not name the answer:\n{printed}"
+    assert question in last_line, f"the error does not name the question:\n{printed}"
+    for choice in choice_questions()[question]:
+        assert choice in last_line, f"the error does not list the choice {choice!r}:\n{printed}"
+    assert written(output) == [], "a rejected answer left files on disk"
+
+
+def test_defaults_bake(tmp_path: Path) -> None:
+    exit_code, printed, output = run_cookiecutter(tmp_path, {})
+    assert exit_code == 0, printed
+    answers = rendered_answers()
+    project = output / answers["project_slug"]
+    assert project.is_dir(), f"no project at {project}: {written(output)}"
+    assert [path.name for path in output.iterdir()] == [project.name]
+    for relative in manifest.selected_paths(answers):
+        assert (project / relative).exists(), relative
+    for relative in manifest.unselected_paths(answers):
+        assert not (project / relative).exists(), relative
+
+
+# --- the manifest -----------------------------------------------------------------
+
+FAKE_CHOICE_PATHS: dict[str, dict[str, tuple[str, ...]]] = {
+    "api": {
+        "rest": ("openapi.json", "src/{package}/api/rest", "src/{package}/api/shared.py"),
+        "grpc": ("proto", "src/{package}/api/grpc", "src/{package}/api/shared.py"),
+    },
+    "queue": {
+        "none": (),
+        "kafka": ("src/{package}/messaging/kafka", "tests/messaging/kafka"),
+        "nats": ("src/{package}/messaging/nats",),
+    },
+}
+FAKE_ANSWERS = {"package_name": "shop", "api": "rest", "queue": "none"}
+FAKE_SELECTED = {"openapi.json", "src/shop/api/rest", "src/shop/api/shared.py"}
+FAKE_UNSELECTED = {
+    "proto",
+    "src/shop/api/grpc",
+    "src/shop/messaging/kafka",
+    "tests/messaging/kafka",
+    "src/shop/messaging/nats",
+}
+
+
+def test_manifest_names_every_choice_of_cookiecutter_json() -> None:
+    table = {question: set(choices) for question, choices in manifest.CHOICE_PATHS.items()}
+    expected = {question: set(choices) for question, choices in choice_questions().items()}
+    assert table == expected
+
+
+def test_manifest_splits_selected_and_unselected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(manifest, "CHOICE_PATHS", FAKE_CHOICE_PATHS)
+    assert manifest.selected_paths(FAKE_ANSWERS) == FAKE_SELECTED
+    assert manifest.unselected_paths(FAKE_ANSWERS) == FAKE_UNSELECTED
+
+
+def render_hook(name: str, context: Mapping[str, Any]) -> str:
+    source = (HOOKS_DIR / name).read_text(encoding="utf-8")
+    environment = StrictEnvironment(context={"cookiecutter": dict(context)})
+    rendered: str = environment.from_string(source).render(cookiecutter=dict(context))
+    return rendered
+
+
+def test_post_gen_hook_removes_exactly_the_unselected_paths(tmp_path: Path) -> None:
+    # A copy of the template's hooks whose manifest carries the fake table.
+    fake_repo = tmp_path / "repo"
+    (fake_repo / "hooks").mkdir(parents=True)
+    real_manifest = (HOOKS_DIR / "manifest.py").read_text(encoding="utf-8")
+    (fake_repo / "hooks" / "manifest.py").write_text(
+        f"{real_manifest}\n\nCHOICE_PATHS = {FAKE_CHOICE_PATHS!r}\n", encoding="utf-8"
+    )
+    context = {
+        **rendered_answers(),
+        **FAKE_ANSWERS,
+        "api": "rest",
+        "database": "postgres",
+        "auth": "none",
+        "_repo_dir": str(fake_repo),
+    }
+    hook = tmp_path / "post_gen_project.py"
+    hook.write_text(render_hook("post_gen_project.py", context), encoding="utf-8")
+
+    # A generated project holding the files of every choice, plus common ones.
+    project = tmp_path / "project"
+    for relative in [*FAKE_SELECTED, *FAKE_UNSELECTED, "README.md", "src/shop/main.py"]:
+        path = project / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix:
+            path.write_text("x", encoding="utf-8")
+        else:
+            path.mkdir(exist_ok=True)
+            (path / "module.py").write_text("x", encoding="utf-8")
+    before = {str(p.relative_to(project)) for p in project.rglob("*")}
+
+    completed = subprocess.run(
+        [sys.executable, str(hook)],
+        cwd=project,
+        env={"PATH": str(tmp_path / "no-tools")},  # no git: the optional step is skipped
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+    after = {str(p.relative_to(project)) for p in project.rglob("*")}
+    expected_removed = {
+        path
+        for path in before
+        if any(path == root or path.startswith(f"{root}/") for root in FAKE_UNSELECTED)
+    }
+    assert before - after == expected_removed
+    assert after - before == set()
+
+
+# --- prompts and docs -------------------------------------------------------------
+
+
+def test_every_question_and_choice_has_a_prompt() -> None:
+    prompts = cookiecutter_json().get("__prompts__", {})
+    missing: list[str] = []
+    for question, default in questions().items():
+        prompt = prompts.get(question)
+        if isinstance(default, list):
+            if not isinstance(prompt, dict) or not prompt.get("__prompt__"):
+                missing.append(f"{question} (its __prompt__)")
+                continue
+            missing += [f"{question}={choice}" for choice in default if not prompt.get(choice)]
+        elif not prompt:
+            missing.append(question)
+    assert not missing, f"__prompts__ lacks human wording for: {missing}"
+
+
+def readme_text() -> str:
+    return README.read_text(encoding="utf-8")
+
+
+def test_readme_shows_the_rules_table_verbatim() -> None:
+    assert section(readme_text(), "answer-rules") == answer_rules.markdown(), (
+        "README.md's answer rules drifted: run `uv run python tests/readme.py`"
+    )
+
+
+def test_readme_shows_the_questions_of_cookiecutter_json() -> None:
+    assert section(readme_text(), "questions") == questions_markdown(), (
+        "README.md's questions drifted: run `uv run python tests/readme.py`"
+    )

@@ -1,0 +1,168 @@
+"""Every variant of the matrix: bake, check the tree, then lint, type-check and test it.
+
+The matrix is the product of the choices in cookiecutter.json; a choice added there
+is baked and tested here with no edit to this file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import pytest
+from template_repo import (
+    REPO_ROOT,
+    Cookies,
+    manifest,
+    rendered_answers,
+    variant_id,
+    variants,
+)
+
+STEP_TIMEOUT_SECONDS = 20 * 60
+TAIL_LINES = 80
+# Unrendered Jinja: an expression, a statement or a comment. GitHub Actions'
+# ``${{ ... }}`` is meant to survive rendering (inside {% raw %}), so it is allowed.
+UNRENDERED = re.compile(rb"(?<!\$)\{\{|\{%|\{#")
+# Variables that belong to the harness's own environment, not to the baked project's.
+HARNESS_VARIABLES = {
+    "VIRTUAL_ENV",
+    "UV_PROJECT_ENVIRONMENT",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "UV_PYTHON",
+}
+HARNESS_PREFIXES = ("PYTEST_", "COV_CORE_")
+
+
+def describe(answers: Mapping[str, str]) -> str:
+    python = rendered_answers(answers)["python_version"]
+    return " ".join([*(f"{key}={value}" for key, value in answers.items()), f"python={python}"])
+
+
+VARIANT_PARAMS = [
+    pytest.param(answers, id=variant_id(answers), marks=pytest.mark.variant(describe(answers)))
+    for answers in variants()
+]
+
+
+def uv_executable() -> str:
+    found = os.environ.get("UV") or shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is not on PATH: install it with `python3 -m pip install uv`", pytrace=False)
+    return found
+
+
+def project_environment(python_version: str) -> dict[str, str]:
+    """The harness's environment minus its own virtualenv and pytest state."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in HARNESS_VARIABLES and not key.startswith(HARNESS_PREFIXES)
+    }
+    if sys.prefix != sys.base_prefix:  # drop the template's own .venv/bin from PATH
+        own_bin = str(Path(sys.prefix) / "bin")
+        env["PATH"] = os.pathsep.join(
+            entry for entry in env.get("PATH", "").split(os.pathsep) if entry != own_bin
+        )
+    env["UV_PYTHON"] = python_version
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def tail(output: str, lines: int = TAIL_LINES) -> str:
+    return "\n".join(output.rstrip().splitlines()[-lines:])
+
+
+def run_step(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+    """Run one step in the baked project; fail the test with its name and output tail."""
+    command = " ".join(argv)
+    try:
+        completed = subprocess.run(
+            list(argv),
+            cwd=cwd,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=STEP_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as timeout:
+        partial = timeout.output or ""
+        text = partial if isinstance(partial, str) else partial.decode(errors="replace")
+        pytest.fail(
+            f"step {name!r} timed out after {STEP_TIMEOUT_SECONDS}s: {command}\n{tail(text)}",
+            pytrace=False,
+        )
+    if completed.returncode != 0:
+        pytest.fail(
+            f"step {name!r} failed (exit {completed.returncode}): {command}\n"
+            f"--- last {TAIL_LINES} lines of output ---\n{tail(completed.stdout)}",
+            pytrace=False,
+        )
+
+
+def unrendered_leftovers(project: Path) -> list[str]:
+    """Paths and file lines that still hold Jinja syntax."""
+    found: list[str] = []
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project)
+        if relative.parts[0] == ".git":
+            continue
+        if UNRENDERED.search(str(relative).encode()):
+            found.append(f"path {relative}")
+        if not path.is_file():
+            continue
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            if UNRENDERED.search(line):
+                found.append(f"{relative}:{number}: {line.decode(errors='replace').strip()}")
+    return found
+
+
+def mypy_arguments(project: Path) -> list[str]:
+    """`mypy` alone when the project configures its files, else its source and tests."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
+    configured = pyproject.get("tool", {}).get("mypy", {}).get("files")
+    return [] if configured else ["src", "tests"]
+
+
+@pytest.mark.parametrize("choices", VARIANT_PARAMS)
+def test_variant(cookies: Cookies, choices: dict[str, str]) -> None:
+    result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
+    assert result.exception is None, f"bake failed: {result.exception!r}"
+    project = result.project_path
+    assert project is not None
+    assert project.is_dir()
+    assert result.context is not None
+    answers = {key: str(value) for key, value in result.context.items() if not key.startswith("_")}
+
+    leftovers = unrendered_leftovers(project)
+    assert not leftovers, "unrendered Jinja in the baked project:\n" + "\n".join(leftovers)
+
+    missing = sorted(p for p in manifest.selected_paths(answers) if not (project / p).exists())
+    assert not missing, f"paths of the selected choices are missing: {missing}"
+    stale = sorted(p for p in manifest.unselected_paths(answers) if (project / p).exists())
+    assert not stale, f"paths of unselected choices were left behind: {stale}"
+
+    python_version = answers["python_version"]
+    env = project_environment(python_version)
+    uv = uv_executable()
+    steps: list[tuple[str, list[str]]] = [
+        ("uv sync", [uv, "sync", "--python", python_version]),
+        ("ruff check", [uv, "run", "ruff", "check"]),
+        ("ruff format --check", [uv, "run", "ruff", "format", "--check"]),
+        ("mypy", [uv, "run", "mypy", *mypy_arguments(project)]),
+        ("pytest", [uv, "run", "pytest"]),
+    ]
+    for name, argv in steps:
+        run_step(name, argv, project, env)

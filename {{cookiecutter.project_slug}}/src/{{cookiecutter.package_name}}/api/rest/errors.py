@@ -1,0 +1,111 @@
+"""Every error leaves as the one envelope, with the status its kind maps to."""
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorBody, ErrorDetail, ErrorEnvelope
+from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, FieldViolation, ServiceError
+
+HTTP_STATUS: dict[ErrorKind, int] = {
+    ErrorKind.MALFORMED: 400,
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.ALREADY_EXISTS: 409,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.FAILED_PRECONDITION: 409,
+    ErrorKind.STALE_VERSION: 412,
+    ErrorKind.UNAVAILABLE: 503,
+    ErrorKind.INTERNAL: 500,
+}
+
+_RETRY_AFTER_SECONDS: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 5, ErrorKind.CONFLICT: 1}
+
+_HTTP_CODES: dict[int, str] = {
+    400: "malformed_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+# Every error response the API documents, for the OpenAPI document.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": description}
+    for status, description in {
+        400: "Malformed request",
+        404: "Not found",
+        409: "Conflict with the resource's state or a concurrent request",
+        412: "The If-Match version is not the current one",
+        422: "Validation failed",
+        500: "Unexpected error",
+        503: "A dependency is unavailable; retry after the Retry-After delay",
+    }.items()
+}
+
+
+def envelope(
+    status: int,
+    code: str,
+    message: str,
+    details: Iterable[FieldViolation] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """The error response."""
+    body = ErrorEnvelope(
+        error=ErrorBody(
+            code=code,
+            message=message,
+            details=[ErrorDetail(field=d.field, message=d.message) for d in details],
+        )
+    )
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def _service_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ServiceError)  # noqa: S101 - registered for ServiceError only
+    retry_after = _RETRY_AFTER_SECONDS.get(error.kind)
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return envelope(HTTP_STATUS[error.kind], error.code, error.message, error.details, headers)
+
+
+def field_path(location: Sequence[int | str]) -> str:
+    """``("body", "lines", 0, "sku")`` becomes ``lines[0].sku``; parameters keep their name."""
+    path = ""
+    for part in location[1:] or location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only
+    problems = error.errors()
+    if any(problem["type"] == "json_invalid" for problem in problems):
+        return envelope(400, "malformed_request", "The request body is not valid JSON.")
+    details = [
+        FieldViolation(field_path(problem["loc"]) or "body", problem["msg"]) for problem in problems
+    ]
+    return envelope(422, "validation_failed", "The request is not valid.", details)
+
+
+def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)  # noqa: S101 - registered for it only
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    return envelope(error.status_code, code, str(error.detail), headers=error.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map every handled failure to the envelope (unhandled ones: see middleware)."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)

@@ -1,0 +1,48 @@
+"""Parsing of the request headers the orders API honours."""
+
+import re
+
+from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+_STRONG_ETAG = re.compile(r'"v([1-9][0-9]{0,9})"')
+
+
+def etag(version: int) -> str:
+    """A strong entity tag for a resource version."""
+    return f'"v{version}"'
+
+
+def parse_idempotency_key(raw: str | None) -> str | None:
+    """The key of an ``Idempotency-Key`` header (a Structured Field string).
+
+    A bare token is accepted too, since many clients omit the quotes.
+    """
+    if raw is None:
+        return None
+    value = raw.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':  # noqa: PLR2004 - two quotes
+        value = value[1:-1]
+    if not _KEY.fullmatch(value):
+        raise MalformedRequestError(
+            "The Idempotency-Key header is not valid.",
+            FieldViolation(IDEMPOTENCY_KEY, "Use 1 to 255 visible ASCII characters."),
+        )
+    return value
+
+
+def parse_if_match(raw: str | None) -> frozenset[int] | None:
+    """The versions an ``If-Match`` header accepts; ``None`` means any (absent or ``*``).
+
+    If-Match uses strong comparison, so weak tags (``W/"v1"``) and tags this
+    service never issued match nothing, which yields 412 as RFC 9110 asks.
+    """
+    if raw is None or raw.strip() == "*":
+        return None
+    versions = set()
+    for tag in raw.split(","):
+        match = _STRONG_ETAG.fullmatch(tag.strip())
+        if match:
+            versions.add(int(match.group(1)))
+    return frozenset(versions)

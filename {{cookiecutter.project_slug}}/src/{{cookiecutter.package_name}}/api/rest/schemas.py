@@ -1,0 +1,153 @@
+"""The wire shapes of the REST API (request bodies, responses, errors)."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Self
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrderLineIn(_Strict):
+    """A line as a caller sends it."""
+
+    sku: Sku
+    quantity: int = Field(ge=1, le=10_000)
+    unit_price_minor: int = Field(ge=0, le=100_000_000, description="Price in minor units.")
+
+    def to_domain(self) -> OrderLine:
+        """The domain value."""
+        return OrderLine(self.sku, self.quantity, self.unit_price_minor)
+
+
+class OrderCreate(_Strict):
+    """Body of ``POST /v1/orders``."""
+
+    customer_id: str = Field(min_length=1, max_length=64)
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
+
+
+class OrderPatch(_Strict):
+    """Body of ``PATCH /v1/orders/{id}`` (JSON Merge Patch): send only what changes."""
+
+    status: OrderStatus | None = None
+    lines: list[OrderLineIn] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("Send at least one field to change.")
+        return self
+
+
+class OrderLineOut(BaseModel):
+    """A stored line."""
+
+    sku: str
+    quantity: int
+    unit_price_minor: int
+    amount_minor: int
+
+
+class OrderOut(BaseModel):
+    """An order as the API returns it; timestamps are ISO 8601 in UTC."""
+
+    id: UUID
+    customer_id: str
+    currency: str
+    lines: list[OrderLineOut]
+    total_minor: int
+    status: OrderStatus
+    created_at: AwareDatetime
+    updated_at: AwareDatetime
+    version: int
+
+    @classmethod
+    def of(cls, order: Order) -> Self:
+        """Render a domain order."""
+        return cls(
+            id=order.id,
+            customer_id=order.customer_id,
+            currency=order.currency,
+            lines=[
+                OrderLineOut(
+                    sku=line.sku,
+                    quantity=line.quantity,
+                    unit_price_minor=line.unit_price_minor,
+                    amount_minor=line.amount_minor,
+                )
+                for line in order.lines
+            ],
+            total_minor=order.total_minor,
+            status=order.status,
+            created_at=_utc(order.created_at),
+            updated_at=_utc(order.updated_at),
+            version=order.version,
+        )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+class OffsetPagination(BaseModel):
+    """Where an offset page sits in the whole result."""
+
+    limit: int
+    offset: int
+    total: int
+    next: str | None = Field(description="URL of the next page; null on the last page.")
+
+
+class CursorPagination(BaseModel):
+    """How to fetch the page after a cursor page."""
+
+    limit: int
+    next_cursor: str | None
+    next: str | None = Field(description="URL of the next page; null on the last page.")
+
+
+class OrderPage(BaseModel):
+    """One page of orders."""
+
+    data: list[OrderOut]
+    pagination: OffsetPagination | CursorPagination
+
+
+class ErrorDetail(BaseModel):
+    """What is wrong with one field."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """A stable machine ``code``, a human ``message`` and per-field ``details``."""
+
+    code: str
+    message: str
+    details: list[ErrorDetail] = []
+
+
+class ErrorEnvelope(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    """Result of a liveness or readiness probe."""
+
+    status: str
+    checks: dict[str, str] = {}

@@ -1,0 +1,1 @@
+"""Use cases: what the service does, independent of transport and database."""

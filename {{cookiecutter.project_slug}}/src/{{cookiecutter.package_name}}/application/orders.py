@@ -1,0 +1,155 @@
+"""The orders use cases, written once for every transport and database."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from {{ cookiecutter.package_name }}.application.pagination import Cursor, CursorPage, OffsetPage
+from {{ cookiecutter.package_name }}.domain.errors import (
+    ConcurrentModificationError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    StaleVersionError,
+)
+from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges
+from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Storage
+
+CREATE_OPERATION = "orders.create"
+_UPDATE_ATTEMPTS = 5
+
+
+def utc_now() -> datetime:
+    """The service clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyKey:
+    """A client's idempotency key, scoped to the caller that sent it."""
+
+    key: str
+    principal: str = "anonymous"
+
+    def scope(self, operation: str) -> str:
+        """Keys are unique per caller and operation, not globally."""
+        return f"{self.principal}:{operation}"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The outcome of a create; ``replayed`` when an idempotent retry was answered."""
+
+    order: Order
+    replayed: bool
+
+
+class OrderService:
+    """Create, read, change and delete orders."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        idempotency_ttl: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._storage = storage
+        self._idempotency_ttl = idempotency_ttl
+        self._clock = clock
+
+    async def create(self, new: NewOrder, idempotency: IdempotencyKey | None = None) -> Created:
+        """Place an order; with a key, a retry replays the first result exactly."""
+        now = self._clock()
+        order = Order.place(new, now)
+        async with self._storage.unit_of_work() as uow:
+            if idempotency is not None:
+                scope = idempotency.scope(CREATE_OPERATION)
+                stored = await uow.idempotency.claim(scope, idempotency.key, now)
+                if stored is not None:
+                    if stored.fingerprint != new.fingerprint():
+                        raise IdempotencyKeyReusedError
+                    return Created(Order.from_snapshot(stored.result), replayed=True)
+                await uow.idempotency.record(
+                    scope,
+                    idempotency.key,
+                    fingerprint=new.fingerprint(),
+                    result=order.snapshot(),
+                    expires_at=now + self._idempotency_ttl,
+                )
+            await uow.orders.add(order)
+            await uow.commit()
+        return Created(order, replayed=False)
+
+    async def get(self, order_id: UUID) -> Order:
+        """Return the order or raise :class:`NotFoundError`."""
+        order = await self._storage.orders.get(order_id)
+        if order is None:
+            raise NotFoundError("Order", order_id)
+        return order
+
+    async def list_by_offset(
+        self, order_filter: OrderFilter, *, offset: int, limit: int
+    ) -> OffsetPage[Order]:
+        """A page by position, with the total; simple, but costs a count."""
+        orders = self._storage.orders
+        items = await orders.list_by_offset(order_filter, offset=offset, limit=limit)
+        total = await orders.count(order_filter)
+        return OffsetPage(items=items, offset=offset, limit=limit, total=total)
+
+    async def list_by_cursor(
+        self, order_filter: OrderFilter, *, after: Cursor | None, limit: int
+    ) -> CursorPage[Order]:
+        """A page by keyset: stable under concurrent inserts and cheap at any depth."""
+        items = await self._storage.orders.list_after(order_filter, after=after, limit=limit + 1)
+        if len(items) <= limit:
+            return CursorPage(items=items, limit=limit, next_cursor=None)
+        last = items[limit - 1]
+        return CursorPage(
+            items=items[:limit], limit=limit, next_cursor=Cursor(last.created_at, last.id)
+        )
+
+    async def update(
+        self,
+        order_id: UUID,
+        changes: OrderChanges,
+        *,
+        if_versions: frozenset[int] | None = None,
+    ) -> Order:
+        """Apply ``changes`` if the order is at one of ``if_versions`` (any when ``None``).
+
+        The write is a compare-and-set on the version, so a concurrent change is
+        never lost: with a precondition it fails, without one it is re-read and
+        the rules are checked again on the fresh state.
+        """
+        for _ in range(_UPDATE_ATTEMPTS):
+            current = await self.get(order_id)
+            if if_versions is not None and current.version not in if_versions:
+                raise StaleVersionError(current.version)
+            updated = current.apply(changes, self._clock())
+            if updated is current:
+                return current
+            async with self._storage.unit_of_work() as uow:
+                if await uow.orders.replace(updated, expected_version=current.version):
+                    await uow.commit()
+                    return updated
+        raise ConcurrentModificationError
+
+    async def delete(self, order_id: UUID, *, if_versions: frozenset[int] | None = None) -> None:
+        """Delete the order if it is at one of ``if_versions`` (any when ``None``)."""
+        for _ in range(_UPDATE_ATTEMPTS):
+            current = await self.get(order_id)
+            if if_versions is not None and current.version not in if_versions:
+                raise StaleVersionError(current.version)
+            async with self._storage.unit_of_work() as uow:
+                if await uow.orders.delete(order_id, expected_version=current.version):
+                    await uow.commit()
+                    return
+        raise ConcurrentModificationError
+
+    async def purge_expired_idempotency_keys(self) -> int:
+        """Forget keys past their retention window; returns how many went."""
+        async with self._storage.unit_of_work() as uow:
+            purged = await uow.idempotency.purge_expired(self._clock())
+            await uow.commit()
+        return purged

@@ -1,0 +1,133 @@
+"""The ``{{ cookiecutter.project_slug }}`` command: serve, migrate, and maintenance."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import structlog
+import uvicorn
+from pydantic import ValidationError
+
+from {{ cookiecutter.package_name }}.container import build_container, open_migrator
+from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.observability.logging import configure_logging
+from {{ cookiecutter.package_name }}.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+OPENAPI_PATH = Path("openapi.json")
+
+
+def serve(_: argparse.Namespace) -> int:
+    """Run the HTTP server until SIGINT/SIGTERM, then drain in-flight requests."""
+    settings = get_settings()
+    uvicorn.run(
+        "{{ cookiecutter.package_name }}.api.rest.app:serve_app",
+        factory=True,
+        host=settings.http_host,
+        port=settings.http_port,
+        workers=settings.http_workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.http_forwarded_allow_ips,
+        timeout_graceful_shutdown=settings.http_graceful_shutdown_seconds,
+        server_header=False,
+    )
+    return 0
+
+
+async def _migrate(arguments: argparse.Namespace) -> int:
+    async with open_migrator(get_settings()) as migrator:
+        match arguments.action:
+            case "upgrade":
+                await migrator.upgrade(arguments.revision)
+            case "downgrade":
+                await migrator.downgrade(arguments.revision)
+            case "revision":
+                await migrator.revision(arguments.message)
+            case "current":
+                print(await migrator.current() or "base")  # noqa: T201 - command output
+        log.info("migrate", action=arguments.action, current=await migrator.current())
+    return 0
+
+
+def migrate(arguments: argparse.Namespace) -> int:
+    """Move the database schema."""
+    return asyncio.run(_migrate(arguments))
+
+
+def openapi(arguments: argparse.Namespace) -> int:
+    """Write the OpenAPI document the tests compare against the app."""
+    from {{ cookiecutter.package_name }}.api.rest.app import create_app  # noqa: PLC0415 - heavy
+
+    document = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
+    if arguments.output == "-":
+        sys.stdout.write(document)
+    else:
+        Path(arguments.output).write_text(document, encoding="utf-8")
+    return 0
+
+
+async def _purge(_: argparse.Namespace) -> int:
+    async with build_container(get_settings()) as container:
+        purged = await container.orders.purge_expired_idempotency_keys()
+    log.info("idempotency_keys_purged", count=purged)
+    return 0
+
+
+def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
+    """Delete idempotency keys past their retention (run it from a cron job)."""
+    return asyncio.run(_purge(arguments))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("serve", help="run the HTTP API").set_defaults(handler=serve)
+
+    migrate_parser = commands.add_parser("migrate", help="change the database schema")
+    migrate_parser.set_defaults(handler=migrate)
+    actions = migrate_parser.add_subparsers(dest="action", required=True)
+    upgrade = actions.add_parser("upgrade", help="apply migrations (default: all)")
+    upgrade.add_argument("revision", nargs="?", default="head")
+    downgrade = actions.add_parser("downgrade", help="revert migrations")
+    downgrade.add_argument("revision", help="target revision, or 'base' to revert all")
+    revision = actions.add_parser("revision", help="write a migration for schema changes")
+    revision.add_argument("-m", "--message", required=True)
+    actions.add_parser("current", help="print the applied revision")
+
+    openapi_parser = commands.add_parser("openapi", help="write the OpenAPI document")
+    openapi_parser.add_argument("--output", default=str(OPENAPI_PATH), help="path, or - for stdout")
+    openapi_parser.set_defaults(handler=openapi)
+
+    commands.add_parser(
+        "purge-idempotency-keys", help="delete expired idempotency keys"
+    ).set_defaults(handler=purge_idempotency_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run the command; exit 1 with a clear error on failure."""
+    arguments = _parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])).upper()}: {problem['msg']}"
+            for problem in error.errors()
+        )
+        print(f"invalid configuration: {problems}", file=sys.stderr)  # noqa: T201
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        return int(arguments.handler(arguments))
+    except ServiceUnavailableError as error:
+        log.error("command_failed", command=arguments.command, error=error.message)  # noqa: TRY400
+        return 1

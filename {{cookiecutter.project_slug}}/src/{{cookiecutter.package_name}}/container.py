@@ -1,0 +1,55 @@
+"""Assembly: the one place that picks the adapters for this deployment."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from {{ cookiecutter.package_name }}.application.orders import OrderService
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.port import Migrator, Storage
+{%- if cookiecutter.database == "postgres" %}
+from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMigrator
+from {{ cookiecutter.package_name }}.storage.postgres.storage import PostgresStorage
+{%- endif %}
+
+
+@dataclass(frozen=True, slots=True)
+class Container:
+    """The long-lived objects one process shares between requests."""
+
+    settings: Settings
+    storage: Storage
+    orders: OrderService
+
+
+def open_storage(settings: Settings) -> Storage:
+    """The storage adapter chosen for this service."""
+{%- if cookiecutter.database == "postgres" %}
+    return PostgresStorage.from_settings(settings)
+{%- endif %}
+
+
+@asynccontextmanager
+async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
+    """The schema migrator of the chosen database, closed on exit."""
+{%- if cookiecutter.database == "postgres" %}
+    migrator = PostgresMigrator.from_settings(settings)
+{%- endif %}
+    try:
+        yield migrator
+    finally:
+        await migrator.close()
+
+
+@asynccontextmanager
+async def build_container(settings: Settings) -> AsyncIterator[Container]:
+    """Connect the adapters and the use cases; release everything on exit."""
+    storage = open_storage(settings)
+    try:
+        orders = OrderService(
+            storage, idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds)
+        )
+        yield Container(settings=settings, storage=storage, orders=orders)
+    finally:
+        await storage.close()

@@ -1,0 +1,1 @@
+"""The orders domain: models, rules and errors, free of I/O."""

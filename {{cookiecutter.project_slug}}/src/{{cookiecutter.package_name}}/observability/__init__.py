@@ -1,0 +1,1 @@
+"""Logs, and (as the service grows) metrics and traces."""

@@ -1,0 +1,53 @@
+"""Every knob of the service, read from the environment (and `.env`).
+
+Each field is documented in `.env.example`; a test keeps the two in step.
+"""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, PostgresDsn, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Service configuration; invalid values stop the process at start-up."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    service_name: str = "{{ cookiecutter.project_slug }}"
+    environment: Literal["local", "test", "staging", "production"] = "local"
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    http_workers: int = Field(default=1, ge=1)
+    http_graceful_shutdown_seconds: int = Field(default=20, ge=0)
+    http_forwarded_allow_ips: str = "127.0.0.1"
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    log_requests: bool = True
+
+    database_url: PostgresDsn = PostgresDsn(
+        "postgresql://postgres:postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}"
+    )
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
+    database_pool_pre_ping: bool = True
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+
+    idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the environment once per process."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: the storage port and the adapter of the chosen database."""

@@ -1,0 +1,1 @@
+"""PostgreSQL adapter: SQLAlchemy Core over asyncpg, schema managed by Alembic."""

@@ -1,0 +1,20 @@
+"""Alembic environment: runs on the connection the migrator hands over."""
+
+from alembic import context
+
+from {{ cookiecutter.package_name }}.storage.postgres.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError(
+        "Run migrations with `{{ cookiecutter.project_slug }} migrate`, which provides the connection."
+    )
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    compare_type=True,
+    compare_server_default=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

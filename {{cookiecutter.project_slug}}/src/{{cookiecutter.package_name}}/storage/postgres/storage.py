@@ -1,0 +1,332 @@
+"""The storage port on PostgreSQL.
+
+Reads run on autocommit connections (no BEGIN/COMMIT round trips); writes run
+in one transaction per unit of work. Driver errors never leave this module:
+they become the service's own errors.
+"""
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from {{ cookiecutter.package_name }}.application.pagination import Cursor
+from {{ cookiecutter.package_name }}.domain.errors import (
+    AlreadyExistsError,
+    IdempotencyKeyInUseError,
+    ServiceUnavailableError,
+)
+from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
+from {{ cookiecutter.package_name }}.storage.postgres.schema import idempotency_keys, orders
+
+_UNIQUE_VIOLATION = "23505"
+# SQLSTATE classes that mean "the server or the connection failed", not "your SQL is wrong":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention (incl.
+# statement timeout and admin shutdown), 58 system error.
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+
+
+def async_url(settings: Settings) -> str:
+    """The SQLAlchemy URL for asyncpg, from a plain ``postgresql://`` DSN."""
+    url = str(settings.database_url)
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+asyncpg://{rest}" if "+" not in scheme else url
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine with a bounded pool that fails fast rather than queueing forever."""
+    return create_async_engine(
+        async_url(settings),
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        pool_recycle=settings.database_pool_recycle_seconds,
+        pool_pre_ping=settings.database_pool_pre_ping,
+        connect_args={
+            "timeout": settings.database_connect_timeout_seconds,
+            "server_settings": {
+                "application_name": settings.service_name,
+                "statement_timeout": str(settings.database_statement_timeout_ms),
+            },
+        },
+    )
+
+
+def _sqlstate(error: DBAPIError) -> str:
+    original = error.orig
+    return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn driver failures into the service's errors."""
+    try:
+        yield
+    except IntegrityError as error:
+        if _sqlstate(error) == _UNIQUE_VIOLATION:
+            raise AlreadyExistsError("A record with the same key already exists.") from error
+        raise
+    except DBAPIError as error:
+        if (
+            error.connection_invalidated
+            or isinstance(error, OperationalError | InterfaceError)
+            or _sqlstate(error).startswith(_UNAVAILABLE_CLASSES)
+        ):
+            raise ServiceUnavailableError("database") from error
+        raise
+    except (PoolTimeoutError, OSError, TimeoutError) as error:
+        raise ServiceUnavailableError("database") from error
+
+
+def _order_from_row(row: RowMapping) -> Order:
+    return Order(
+        id=row["id"],
+        customer_id=row["customer_id"],
+        currency=row["currency"],
+        lines=tuple(OrderLine(**line) for line in row["lines"]),
+        status=OrderStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        version=row["version"],
+    )
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "customer_id": order.customer_id,
+        "currency": order.currency,
+        "status": order.status.value,
+        "lines": [
+            {"sku": ln.sku, "quantity": ln.quantity, "unit_price_minor": ln.unit_price_minor}
+            for ln in order.lines
+        ],
+        "total_minor": order.total_minor,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "version": order.version,
+    }
+
+
+def _matching(order_filter: OrderFilter) -> ColumnElement[bool]:
+    conditions: list[ColumnElement[bool]] = []
+    if order_filter.status is not None:
+        conditions.append(orders.c.status == order_filter.status.value)
+    if order_filter.customer_id is not None:
+        conditions.append(orders.c.customer_id == order_filter.customer_id)
+    return and_(True, *conditions)
+
+
+def _newest_first(statement: Select[Any]) -> Select[Any]:
+    return statement.order_by(orders.c.created_at.desc(), orders.c.id.desc())
+
+
+class PostgresOrderReader:
+    """Order reads on autocommit connections."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+
+    async def _fetch(self, statement: Select[Any]) -> list[Order]:
+        with translated_errors():
+            async with self._engine.connect() as connection:
+                result = await connection.execute(statement)
+                return [_order_from_row(row) for row in result.mappings()]
+
+    async def get(self, order_id: UUID) -> Order | None:
+        """The order, or ``None``."""
+        found = await self._fetch(select(orders).where(orders.c.id == order_id))
+        return found[0] if found else None
+
+    async def count(self, order_filter: OrderFilter) -> int:
+        """How many orders match."""
+        statement = select(func.count()).select_from(orders).where(_matching(order_filter))
+        with translated_errors():
+            async with self._engine.connect() as connection:
+                return int((await connection.execute(statement)).scalar_one())
+
+    async def list_by_offset(
+        self, order_filter: OrderFilter, *, offset: int, limit: int
+    ) -> list[Order]:
+        """Matches, newest first, from ``offset``."""
+        statement = select(orders).where(_matching(order_filter))
+        return await self._fetch(_newest_first(statement).offset(offset).limit(limit))
+
+    async def list_after(
+        self, order_filter: OrderFilter, *, after: Cursor | None, limit: int
+    ) -> list[Order]:
+        """Matches, newest first, strictly after ``after`` (keyset pagination)."""
+        statement = select(orders).where(_matching(order_filter))
+        if after is not None:
+            position = tuple_(orders.c.created_at, orders.c.id)
+            statement = statement.where(position < tuple_(after.created_at, after.id))
+        return await self._fetch(_newest_first(statement).limit(limit))
+
+
+class PostgresOrderWriter:
+    """Order writes inside the unit of work's transaction."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, order: Order) -> None:
+        """Insert a new order."""
+        with translated_errors():
+            await self._connection.execute(insert(orders).values(_order_values(order)))
+
+    async def replace(self, order: Order, *, expected_version: int) -> bool:
+        """Compare-and-set on the version."""
+        statement = (
+            update(orders)
+            .where(orders.c.id == order.id, orders.c.version == expected_version)
+            .values(_order_values(order))
+        )
+        with translated_errors():
+            return (await self._connection.execute(statement)).rowcount == 1
+
+    async def delete(self, order_id: UUID, *, expected_version: int) -> bool:
+        """Delete if still at ``expected_version``."""
+        statement = delete(orders).where(
+            orders.c.id == order_id, orders.c.version == expected_version
+        )
+        with translated_errors():
+            return (await self._connection.execute(statement)).rowcount == 1
+
+
+class PostgresIdempotencyStore:
+    """Idempotency keys held by a transaction-scoped advisory lock.
+
+    The lock, not a row, marks a request in flight: if the process dies, the
+    transaction ends, the lock goes with it, and the key is free for a retry.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, scope: str, key: str, now: datetime) -> StoredResult | None:
+        """Take the key's lock (or fail at once) and return its unexpired result."""
+        lock = text("SELECT pg_try_advisory_xact_lock(hashtextextended(:lock, 0))")
+        stored = select(idempotency_keys.c.fingerprint, idempotency_keys.c.result).where(
+            idempotency_keys.c.scope == scope,
+            idempotency_keys.c.key == key,
+            idempotency_keys.c.expires_at > now,
+        )
+        with translated_errors():
+            if not await self._connection.scalar(lock, {"lock": f"idempotency:{scope}:{key}"}):
+                raise IdempotencyKeyInUseError
+            row = (await self._connection.execute(stored)).one_or_none()
+        return None if row is None else StoredResult(fingerprint=row[0], result=row[1])
+
+    async def record(
+        self,
+        scope: str,
+        key: str,
+        *,
+        fingerprint: str,
+        result: dict[str, Any],
+        expires_at: datetime,
+    ) -> None:
+        """Store the outcome, replacing an expired one under the same key."""
+        statement = pg_insert(idempotency_keys).values(
+            scope=scope,
+            key=key,
+            fingerprint=fingerprint,
+            result=result,
+            created_at=func.now(),
+            expires_at=expires_at,
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[idempotency_keys.c.scope, idempotency_keys.c.key],
+            set_={
+                name: statement.excluded[name]
+                for name in ("fingerprint", "result", "created_at", "expires_at")
+            },
+        )
+        with translated_errors():
+            await self._connection.execute(statement)
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete expired outcomes."""
+        statement = delete(idempotency_keys).where(idempotency_keys.c.expires_at <= now)
+        with translated_errors():
+            return (await self._connection.execute(statement)).rowcount
+
+
+class PostgresUnitOfWork:
+    """One transaction on one pooled connection."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._orders = PostgresOrderWriter(connection)
+        self._idempotency = PostgresIdempotencyStore(connection)
+
+    @property
+    def orders(self) -> PostgresOrderWriter:
+        """Order writes in this transaction."""
+        return self._orders
+
+    @property
+    def idempotency(self) -> PostgresIdempotencyStore:
+        """Idempotency keys in this transaction."""
+        return self._idempotency
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        with translated_errors():
+            await self._connection.commit()
+
+
+class PostgresStorage:
+    """The storage port on a pooled async engine."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._orders = PostgresOrderReader(engine)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the engine; connections open lazily, on first use."""
+        return cls(create_engine(settings))
+
+    @property
+    def orders(self) -> PostgresOrderReader:
+        """Reads outside any transaction."""
+        return self._orders
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
+        """A transaction; leaving without commit rolls back."""
+        with translated_errors():
+            async with self._engine.connect() as connection:
+                yield PostgresUnitOfWork(connection)
+
+    async def ping(self) -> None:
+        """Round-trip a trivial query."""
+        with translated_errors():
+            async with self._engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._engine.dispose()

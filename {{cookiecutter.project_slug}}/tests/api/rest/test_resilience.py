@@ -1,0 +1,90 @@
+"""Probes, outages and crashes: the API answers in its envelope, never with a trace."""
+
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from {{ cookiecutter.package_name }}.api.rest.app import create_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.tcp_proxy import TcpProxy
+
+
+async def test_liveness(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "checks": {}}
+
+
+async def test_readiness_checks_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+
+
+@pytest.fixture
+async def proxied_client(
+    proxied_database: tuple[Settings, TcpProxy],
+) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
+    settings, proxy = proxied_database
+    app = create_app(settings.model_copy(update={"log_requests": False}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            yield http, proxy
+
+
+async def test_database_outage_is_503_and_recovers(
+    proxied_client: tuple[httpx.AsyncClient, TcpProxy], customer_id: str
+) -> None:
+    client, proxy = proxied_client
+    body = {
+        "customer_id": customer_id,
+        "currency": "EUR",
+        "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 100}],
+    }
+    before = await client.post("/v1/orders", json=body)
+    assert before.status_code == 201
+
+    proxy.cut()
+    read = await client.get(f"/v1/orders/{before.json()['id']}")
+    write = await client.post("/v1/orders", json=body)
+    ready = await client.get("/readyz")
+
+    for response in (read, write):
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "service_unavailable"
+        assert response.headers["retry-after"] == "5"
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
+
+    proxy.restore()
+    assert (await client.get("/readyz")).status_code == 200
+    after = await client.get(f"/v1/orders/{before.json()['id']}")
+    assert after.status_code == 200
+    listing = await client.get("/v1/orders", params={"customer_id": customer_id})
+    assert [order["id"] for order in listing.json()["data"]] == [before.json()["id"]]
+
+
+async def test_unexpected_error_is_500_without_internals(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def explode(order_id: UUID) -> None:
+        raise RuntimeError(f"secret internals of {order_id}")
+
+    monkeypatch.setattr(app.state.container.orders, "get", explode)
+
+    response = await client.get("/v1/orders/00000000-0000-0000-0000-000000000000")
+
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "code": "internal_error",
+        "message": "An unexpected error occurred.",
+        "details": [],
+    }
+    assert "secret" not in response.text
+    assert response.headers["x-request-id"]

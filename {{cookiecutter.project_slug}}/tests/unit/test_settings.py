@@ -1,0 +1,41 @@
+"""Configuration: documented in .env.example, validated at start-up."""
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
+
+
+def documented_names() -> set[str]:
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    return {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
+
+
+def test_every_setting_is_documented_in_env_example() -> None:
+    assert documented_names() == {name.upper() for name in Settings.model_fields}
+
+
+def test_env_example_values_are_valid() -> None:
+    assert Settings(_env_file=ENV_EXAMPLE)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HTTP_PORT", "70000"),
+        ("DATABASE_URL", "mysql://localhost/db"),
+        ("LOG_FORMAT", "xml"),
+        ("DATABASE_POOL_SIZE", "0"),
+    ],
+)
+def test_invalid_values_are_rejected(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()

@@ -1,0 +1,75 @@
+"""Cursors, headers and the error mapping: small parsers with sharp edges."""
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from {{ cookiecutter.package_name }}.api.rest.errors import HTTP_STATUS, field_path
+from {{ cookiecutter.package_name }}.api.rest.headers import etag, parse_idempotency_key, parse_if_match
+from {{ cookiecutter.package_name }}.application.pagination import Cursor, OffsetPage
+from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, MalformedRequestError
+
+
+def test_cursor_round_trips_and_is_url_safe() -> None:
+    cursor = Cursor(datetime(2026, 5, 1, 12, 30, 0, 123456, tzinfo=UTC), uuid4())
+
+    token = cursor.encode()
+
+    assert Cursor.decode(token) == cursor
+    assert token.isascii()
+    assert not set(token) & set("+/=")
+
+
+@pytest.mark.parametrize("token", ["", "!!!", "bm90IGpzb24", "WzEsMl0", "WyIyMDI2LTAxLTAxIiwieCJd"])
+def test_foreign_cursors_are_malformed_requests(token: str) -> None:
+    with pytest.raises(MalformedRequestError):
+        Cursor.decode(token)
+
+
+def test_offset_page_knows_its_successor() -> None:
+    assert OffsetPage(items=[1, 2], offset=0, limit=2, total=3).next_offset == 2
+    assert OffsetPage(items=[3], offset=2, limit=2, total=3).next_offset is None
+    assert OffsetPage(items=[], offset=9, limit=2, total=3).next_offset is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, None), ('"abc"', "abc"), ("abc", "abc"), (' "k-1" ', "k-1")],
+)
+def test_idempotency_key_accepts_sf_strings_and_tokens(raw: str | None, expected: str) -> None:
+    assert parse_idempotency_key(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (None, None),
+        ("*", None),
+        ('"v3"', frozenset({3})),
+        ('"v3", "v4"', frozenset({3, 4})),
+        ('W/"v3"', frozenset()),
+        ('"3"', frozenset()),
+    ],
+)
+def test_if_match_uses_strong_comparison(raw: str | None, expected: frozenset[int] | None) -> None:
+    assert parse_if_match(raw) == expected
+    assert parse_if_match(etag(5)) == frozenset({5})
+
+
+def test_every_error_kind_has_an_http_status() -> None:
+    assert set(HTTP_STATUS) == set(ErrorKind)
+
+
+@pytest.mark.parametrize(
+    ("location", "expected"),
+    [
+        (("body", "lines", 0, "sku"), "lines[0].sku"),
+        (("query", "limit"), "limit"),
+        (("body",), "body"),
+    ],
+)
+def test_field_paths_read_like_the_json_they_point_into(
+    location: tuple[str | int, ...], expected: str
+) -> None:
+    assert field_path(location) == expected
