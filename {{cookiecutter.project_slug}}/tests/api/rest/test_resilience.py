@@ -88,3 +88,17 @@ async def test_unexpected_error_is_500_without_internals(
     }
     assert "secret" not in response.text
     assert response.headers["x-request-id"]
+
+
+async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    await client.get("/v1/orders/00000000-0000-0000-0000-000000000001")
+
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert (
+        'http_server_requests_total{method="GET",route="/v1/orders/{order_id}",status="404"}'
+        in response.text
+    )
+    assert "http_server_request_duration_seconds_bucket" in response.text

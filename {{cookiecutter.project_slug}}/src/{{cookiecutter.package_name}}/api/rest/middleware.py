@@ -1,4 +1,4 @@
-"""Request context: a request id on every log line and response, one log per request.
+"""Request context: a request id on every log line and response, one log and metric per request.
 
 A pure ASGI middleware (no ``BaseHTTPMiddleware``), so it adds no task or
 memory stream per request. It is also the last line of defence: an exception
@@ -15,6 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.api.rest.errors import envelope
+from {{ cookiecutter.package_name }}.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -64,11 +65,18 @@ class RequestContextMiddleware:
                 response = envelope(500, "internal_error", "An unexpected error occurred.")
                 await response(scope, receive, send_with_id)
             finally:
-                if self.log_requests:
-                    log.info(
-                        "request",
-                        method=scope["method"],
-                        path=scope["path"],
-                        status=status,
-                        duration_ms=round((time.perf_counter() - began) * 1000, 2),
-                    )
+                self._observe(scope, status, time.perf_counter() - began)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        method = scope["method"]
+        route = getattr(scope.get("route"), "path", "unmatched")
+        HTTP_REQUESTS.labels(method, route, str(status)).inc()
+        HTTP_LATENCY.labels(method, route).observe(seconds)
+        if self.log_requests:
+            log.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                status=status,
+                duration_ms=round(seconds * 1000, 2),
+            )

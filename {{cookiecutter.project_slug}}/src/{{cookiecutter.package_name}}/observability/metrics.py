@@ -1,0 +1,21 @@
+"""Prometheus metrics: the RED signals (rate, errors, duration) of every entry point.
+
+Labels are bounded on purpose: a route template or RPC name, never a raw path.
+"""
+
+from prometheus_client import Counter, Histogram
+
+# Buckets in seconds, from a cached read to a request stuck behind a dependency timeout.
+LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+HTTP_REQUESTS = Counter(
+    "http_server_requests",
+    "HTTP requests handled, by route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "http_server_request_duration_seconds",
+    "Time from request start to the last byte of the response.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
