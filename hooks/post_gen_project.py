@@ -15,24 +15,28 @@ PROJECT = Path.cwd()
 
 
 def remove_unselected() -> None:
+    """Delete the paths of unselected choices, then any folder they leave empty."""
     for relative in sorted(unselected_paths(ANSWERS)):
         path = PROJECT / relative
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()
+        for parent in path.parents:
+            if parent == PROJECT or not parent.is_dir() or any(parent.iterdir()):
+                break
+            parent.rmdir()
 
 
-def init_git() -> None:
-    """Start a repository; optional, so a missing or failing git is not an error."""
-    if (PROJECT / ".git").exists() or shutil.which("git") is None:
+def optional(what: str, command: list[str], timeout: int) -> None:
+    """Run a convenience step; a missing tool, no network or a failure is only a note."""
+    if shutil.which(command[0]) is None:
+        print(f"note: {what} skipped ({command[0]} is not installed)")
         return
     try:
-        subprocess.run(
-            ["git", "init", "--quiet", "--initial-branch=main"], cwd=PROJECT, check=True, timeout=30
-        )
+        subprocess.run(command, cwd=PROJECT, check=True, timeout=timeout, capture_output=True)
     except (OSError, subprocess.SubprocessError) as error:
-        print(f"note: git init skipped ({error})")
+        print(f"note: {what} skipped ({error}); run `{' '.join(command)}` later")
 
 
 def next_steps() -> str:
@@ -43,7 +47,7 @@ queue={ANSWERS["queue"]}, auth={ANSWERS["auth"]}).
 
 Next steps:
   cd {slug}
-  uv sync                       # create .venv and uv.lock
+  uv sync                       # create .venv from uv.lock
   cp .env.example .env          # adjust DATABASE_URL and friends
   uv run {slug} migrate upgrade # apply the database migrations
   uv run {slug} serve           # start the service
@@ -52,5 +56,7 @@ Next steps:
 
 
 remove_unselected()
-init_git()
+if not (PROJECT / ".git").exists():
+    optional("git init", ["git", "init", "--quiet", "--initial-branch=main"], timeout=30)
+optional("uv lock", ["uv", "lock", "--quiet"], timeout=300)
 print(next_steps())

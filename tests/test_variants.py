@@ -162,7 +162,14 @@ def test_variant(cookies: Cookies, choices: dict[str, str]) -> None:
         ("ruff check", [uv, "run", "ruff", "check"]),
         ("ruff format --check", [uv, "run", "ruff", "format", "--check"]),
         ("mypy", [uv, "run", "mypy", *mypy_arguments(project)]),
+        ("git add (pre-commit checks tracked files)", ["git", "add", "--all"]),
+        (
+            "pre-commit: Dockerfile, compose, workflows",
+            [uv, "run", "pre-commit", "run", "--all-files"],
+        ),
         ("pytest", [uv, "run", "pytest"]),
     ]
+    # ruff and mypy already ran as steps of their own; pre-commit adds the deployment checks.
+    env["SKIP"] = "ruff,ruff-format,mypy"
     for name, argv in steps:
         run_step(name, argv, project, env)
