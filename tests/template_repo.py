@@ -81,6 +81,17 @@ def variants() -> list[Answers]:
     ]
 
 
+def python_variants() -> list[Answers]:
+    """The default choices on every other supported Python, so each one is baked and tested."""
+    default = str(questions()["python_version"])
+    first = variants()[0]
+    return [
+        first | {"python_version": version}
+        for version in answer_rules.SUPPORTED_PYTHON
+        if version != default
+    ]
+
+
 def variant_id(answers: Mapping[str, str]) -> str:
     """A test id that ``pytest -k`` can select on, e.g. ``-k 'api:rest and queue:none'``."""
     return "-".join(f"{key}:{value}" for key, value in answers.items())

@@ -20,6 +20,7 @@ from template_repo import (
     REPO_ROOT,
     Cookies,
     manifest,
+    python_variants,
     rendered_answers,
     variant_id,
     variants,
@@ -43,12 +44,13 @@ HARNESS_PREFIXES = ("PYTEST_", "COV_CORE_")
 
 def describe(answers: Mapping[str, str]) -> str:
     python = rendered_answers(answers)["python_version"]
-    return " ".join([*(f"{key}={value}" for key, value in answers.items()), f"python={python}"])
+    choices = (f"{key}={value}" for key, value in answers.items() if key != "python_version")
+    return " ".join([*choices, f"python={python}"])
 
 
 VARIANT_PARAMS = [
     pytest.param(answers, id=variant_id(answers), marks=pytest.mark.variant(describe(answers)))
-    for answers in variants()
+    for answers in [*variants(), *python_variants()]
 ]
 
 
