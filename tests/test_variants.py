@@ -75,7 +75,9 @@ def project_environment(python_version: str) -> dict[str, str]:
         )
     env["UV_PYTHON"] = python_version
     env["UV_PYTHON_DOWNLOADS"] = "never"
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    # Compile site-packages once at install: every step and the project's own server
+    # subprocesses then import from bytecode, even where PYTHONDONTWRITEBYTECODE is set.
+    env["UV_COMPILE_BYTECODE"] = "1"
     return env
 
 
