@@ -23,6 +23,24 @@ def remove_unselected() -> None:
             path.unlink()
 
 
+def generate_protobuf_modules() -> None:
+    """Run the project's own generator (its `protos` command) on its protos."""
+    if ANSWERS["api"] != "grpc":
+        return
+    generator = PROJECT / "src" / ANSWERS["package_name"] / "api" / "grpc" / "codegen.py"
+    completed = subprocess.run(
+        [sys.executable, str(generator)],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if completed.returncode != 0:
+        print(f"generating the protobuf modules failed:\n{completed.stderr}", file=sys.stderr)
+        sys.exit(1)
+
+
 def init_git() -> None:
     """Start a repository; optional, so a missing or failing git is not an error."""
     if (PROJECT / ".git").exists() or shutil.which("git") is None:
@@ -52,5 +70,6 @@ Next steps:
 
 
 remove_unselected()
+generate_protobuf_modules()
 init_git()
 print(next_steps())

@@ -1,0 +1,65 @@
+"""The one error taxonomy as gRPC statuses with ``google.rpc.Status`` details (AIP-193).
+
+Every error carries an ``ErrorInfo`` whose ``reason`` is the REST error code in
+upper case (``version_mismatch`` is ``VERSION_MISMATCH``), a ``BadRequest`` with
+one violation per invalid field when there are any, and a ``RetryInfo`` where
+REST would send ``Retry-After``.
+"""
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
+
+ERROR_DOMAIN = "{{ cookiecutter.project_slug }}"
+
+# Why these codes: INVALID_ARGUMENT for anything wrong with the request itself;
+# ABORTED for conflicts a client resolves by re-reading and retrying (a stale etag,
+# AIP-154; a concurrent writer; an idempotency key still in flight); FAILED_PRECONDITION
+# when the resource's state forbids the change and retrying cannot help.
+GRPC_STATUS: dict[ErrorKind, grpc.StatusCode] = {
+    ErrorKind.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorKind.CONFLICT: grpc.StatusCode.ABORTED,
+    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.STALE_VERSION: grpc.StatusCode.ABORTED,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+_RETRY_DELAY_SECONDS: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 5, ErrorKind.CONFLICT: 1}
+
+INTERNAL_ERROR = ServiceError(ErrorKind.INTERNAL, "internal_error", "An unexpected error occurred.")
+
+
+def _packed(
+    message: error_details_pb2.ErrorInfo
+    | error_details_pb2.BadRequest
+    | error_details_pb2.RetryInfo,
+) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+def rich_status(error: ServiceError) -> grpc.Status:
+    """The status (code, message, details in the trailers) a client receives for ``error``."""
+    code = GRPC_STATUS[error.kind]
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.code.upper(), domain=ERROR_DOMAIN))]
+    if error.details:
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=d.field, description=d.message)
+            for d in error.details
+        ]
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
+    if (delay := _RETRY_DELAY_SECONDS.get(error.kind)) is not None:
+        retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=delay))
+        details.append(_packed(retry))
+    status = status_pb2.Status(
+        code=getattr(code_pb2, code.name), message=error.message, details=details
+    )
+    return rpc_status.to_status(status)
