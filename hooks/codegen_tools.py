@@ -13,7 +13,9 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-PROJECT_PYPROJECT = Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "pyproject.toml"
+PROJECT_PYPROJECT = (
+    Path(__file__).resolve().parents[1] / "{{cookiecutter.project_slug}}" / "pyproject.toml"
+)
 GENERATORS = ("grpcio-tools", "mypy-protobuf")
 
 

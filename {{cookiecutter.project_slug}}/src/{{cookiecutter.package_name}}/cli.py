@@ -76,9 +76,9 @@ async def _migrate(arguments: argparse.Namespace) -> int:
 def migrate(arguments: argparse.Namespace) -> int:
     """Move the database schema."""
     return asyncio.run(_migrate(arguments))
-
-
 {%- if cookiecutter.api == "rest" %}
+
+
 def openapi(arguments: argparse.Namespace) -> int:
     """Write the OpenAPI document the tests compare against the app."""
     from {{ cookiecutter.package_name }}.api.rest.app import create_app  # noqa: PLC0415 - heavy
@@ -91,6 +91,8 @@ def openapi(arguments: argparse.Namespace) -> int:
     return 0
 {%- endif %}
 {%- if cookiecutter.api == "grpc" %}
+
+
 def protos(arguments: argparse.Namespace) -> int:
     """Regenerate the protobuf modules and type stubs from the protos (needs the dev tools)."""
     from {{ cookiecutter.package_name }}.api.grpc.codegen import generate  # noqa: PLC0415 - dev only
@@ -116,11 +118,12 @@ def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-
 {%- if cookiecutter.api == "rest" %}
+
     commands.add_parser("serve", help="run the HTTP API").set_defaults(handler=serve)
 {%- endif %}
 {%- if cookiecutter.api == "grpc" %}
+
     commands.add_parser("serve", help="run the gRPC API and the HTTP side port").set_defaults(
         handler=serve
     )
@@ -136,13 +139,14 @@ def _parser() -> argparse.ArgumentParser:
     revision = actions.add_parser("revision", help="write a migration for schema changes")
     revision.add_argument("-m", "--message", required=True)
     actions.add_parser("current", help="print the applied revision")
-
 {%- if cookiecutter.api == "rest" %}
+
     openapi_parser = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi_parser.add_argument("--output", default=str(OPENAPI_PATH), help="path, or - for stdout")
     openapi_parser.set_defaults(handler=openapi)
 {%- endif %}
 {%- if cookiecutter.api == "grpc" %}
+
     protos_parser = commands.add_parser("protos", help="regenerate the protobuf modules")
     protos_parser.add_argument("--proto-root", default="proto", help="where the .proto files are")
     protos_parser.add_argument("--output", default="src", help="where the modules go")

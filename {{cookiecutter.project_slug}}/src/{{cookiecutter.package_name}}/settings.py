@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     environment: Literal["local", "test", "staging", "production"] = "local"
 
 {%- if cookiecutter.api == "rest" %}
+
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     http_workers: int = Field(default=1, ge=1)
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     http_forwarded_allow_ips: str = "127.0.0.1"
 {%- endif %}
 {%- if cookiecutter.api == "grpc" %}
+
     grpc_host: str = "127.0.0.1"
     grpc_port: int = Field(default=50051, ge=1, le=65535)
     grpc_graceful_shutdown_seconds: float = Field(default=20.0, ge=0)

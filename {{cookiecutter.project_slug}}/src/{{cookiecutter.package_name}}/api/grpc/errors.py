@@ -6,13 +6,15 @@ one violation per invalid field when there are any, and a ``RetryInfo`` where
 REST would send ``Retry-After``.
 """
 
+from dataclasses import dataclass
+
 import grpc
 from google.protobuf import any_pb2, duration_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+from google.rpc import error_details_pb2, status_pb2
 
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
 
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
 ERROR_DOMAIN = "{{ cookiecutter.project_slug }}"
 
 # Why these codes: INVALID_ARGUMENT for anything wrong with the request itself;
@@ -46,10 +48,21 @@ def _packed(
     return packed
 
 
-def rich_status(error: ServiceError) -> grpc.Status:
-    """The status (code, message, details in the trailers) a client receives for ``error``."""
+@dataclass(frozen=True, slots=True)
+class RichStatus(grpc.Status):
+    """A status for ``context.abort_with_status``: code, message and trailing metadata."""
+
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def rich_status(error: ServiceError, *metadata: tuple[str, str]) -> RichStatus:
+    """The status a client receives for ``error``, with ``metadata`` added to the trailers."""
     code = GRPC_STATUS[error.kind]
-    details = [_packed(error_details_pb2.ErrorInfo(reason=error.code.upper(), domain=ERROR_DOMAIN))]
+    details = [
+        _packed(error_details_pb2.ErrorInfo(reason=error.code.upper(), domain=ERROR_DOMAIN))
+    ]
     if error.details:
         violations = [
             error_details_pb2.BadRequest.FieldViolation(field=d.field, description=d.message)
@@ -59,7 +72,9 @@ def rich_status(error: ServiceError) -> grpc.Status:
     if (delay := _RETRY_DELAY_SECONDS.get(error.kind)) is not None:
         retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=delay))
         details.append(_packed(retry))
-    status = status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=error.message, details=details
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    return RichStatus(
+        code=code,
+        details=error.message,
+        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()), *metadata),
     )
-    return rpc_status.to_status(status)

@@ -60,7 +60,7 @@ class RequestContextInterceptor(aio.ServerInterceptor):
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> "grpc.RpcMethodHandler[Any, Any] | None":
         """Wrap unary-unary handlers; streaming ones (health Watch, reflection) pass as they are."""
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
@@ -85,11 +85,13 @@ class RequestContextInterceptor(aio.ServerInterceptor):
         began = time.perf_counter()
         with structlog.contextvars.bound_contextvars(request_id=request_id):
             try:
+                response = await behavior(request, context)
+                # Headers go out with the response only: a call that fails before
+                # sending any stays retryable under the client's retry policy.
                 await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
-                return await behavior(request, context)
             except ServiceError as error:
                 code = GRPC_STATUS[error.kind]
-                await context.abort_with_status(rich_status(error))
+                await context.abort_with_status(rich_status(error, (REQUEST_ID_KEY, request_id)))
             except aio.AbortError:
                 code = context.code()
                 raise
@@ -101,7 +103,11 @@ class RequestContextInterceptor(aio.ServerInterceptor):
             except Exception:
                 log.exception("unhandled_error", service=service, method=method)
                 code = grpc.StatusCode.INTERNAL
-                await context.abort_with_status(rich_status(INTERNAL_ERROR))
+                await context.abort_with_status(
+                    rich_status(INTERNAL_ERROR, (REQUEST_ID_KEY, request_id))
+                )
+            else:
+                return response
             finally:
                 self._observe(service, method, code, time.perf_counter() - began)
 
