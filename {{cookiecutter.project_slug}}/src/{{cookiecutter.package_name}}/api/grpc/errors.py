@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
@@ -38,11 +39,7 @@ _RETRY_DELAY_SECONDS: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 5, ErrorKin
 INTERNAL_ERROR = ServiceError(ErrorKind.INTERNAL, "internal_error", "An unexpected error occurred.")
 
 
-def _packed(
-    message: error_details_pb2.ErrorInfo
-    | error_details_pb2.BadRequest
-    | error_details_pb2.RetryInfo,
-) -> any_pb2.Any:
+def _packed(message: Message) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed
@@ -60,9 +57,8 @@ class RichStatus(grpc.Status):
 def rich_status(error: ServiceError, *metadata: tuple[str, str]) -> RichStatus:
     """The status a client receives for ``error``, with ``metadata`` added to the trailers."""
     code = GRPC_STATUS[error.kind]
-    details = [
-        _packed(error_details_pb2.ErrorInfo(reason=error.code.upper(), domain=ERROR_DOMAIN))
-    ]
+    info = error_details_pb2.ErrorInfo(reason=error.code.upper(), domain=ERROR_DOMAIN)
+    details = [_packed(info)]
     if error.details:
         violations = [
             error_details_pb2.BadRequest.FieldViolation(field=d.field, description=d.message)
