@@ -3,10 +3,8 @@
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 
@@ -14,25 +12,7 @@ from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_c
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.api.grpc.calls import new_order
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited during start-up"
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not become ready within 30 s")
+from tests.support.processes import free_port, wait_until_ready
 
 
 async def place_and_read(target: str) -> orders_pb2.Order:
@@ -76,17 +56,3 @@ def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Set
     assert b'"event":"shutdown_complete"' in output
     assert b'"request_id":"e2e-1"' in output
     assert b"Traceback" not in output
-
-
-def test_invalid_configuration_fails_with_a_clear_message() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
-        env=os.environ | {"GRPC_PORT": "not-a-port"},
-        capture_output=True,
-        check=False,
-        timeout=30,
-    )
-
-    assert result.returncode == 2
-    assert b"invalid configuration: GRPC_PORT" in result.stderr
-    assert b"Traceback" not in result.stderr
