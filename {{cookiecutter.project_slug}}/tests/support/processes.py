@@ -1,10 +1,14 @@
 """Helpers for tests that run the real server process."""
 
+import os
 import socket
 import subprocess
+import sys
 import time
 
 import httpx
+
+from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def free_port() -> int:
@@ -26,3 +30,18 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
         except httpx.TransportError:
             time.sleep(0.1)
     raise AssertionError("the server did not become ready within 30 s")
+
+
+def start_serving(settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
+    """``<package> serve`` on the database of ``settings``, logging JSON to its stdout."""
+    env = os.environ | {
+        "DATABASE_URL": str(settings.database_url),
+        "LOG_FORMAT": "json",
+        **environment,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )

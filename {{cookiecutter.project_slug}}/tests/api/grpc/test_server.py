@@ -1,10 +1,7 @@
 """The real server process: serves gRPC and the side port over TCP, drains on SIGTERM."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 
 import httpx
 
@@ -12,7 +9,7 @@ from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_c
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.api.grpc.calls import new_order
-from tests.support.processes import free_port, wait_until_ready
+from tests.support.processes import free_port, start_serving, wait_until_ready
 
 
 async def place_and_read(target: str) -> orders_pb2.Order:
@@ -29,18 +26,7 @@ async def place_and_read(target: str) -> orders_pb2.Order:
 
 def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Settings) -> None:
     grpc_port, http_port = free_port(), free_port()
-    env = os.environ | {
-        "DATABASE_URL": str(database_settings.database_url),
-        "GRPC_PORT": str(grpc_port),
-        "HTTP_PORT": str(http_port),
-        "LOG_FORMAT": "json",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_serving(database_settings, GRPC_PORT=str(grpc_port), HTTP_PORT=str(http_port))
     try:
         wait_until_ready(f"http://127.0.0.1:{http_port}", process)
         order = asyncio.run(place_and_read(f"127.0.0.1:{grpc_port}"))

@@ -1,29 +1,16 @@
 """The real server process: starts, serves over TCP, stops cleanly on SIGTERM."""
 
-import os
 import signal
-import subprocess
-import sys
 
 import httpx
 
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.support.processes import free_port, wait_until_ready
+from tests.support.processes import free_port, start_serving, wait_until_ready
 
 
 def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Settings) -> None:
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": str(database_settings.database_url),
-        "HTTP_PORT": str(port),
-        "LOG_FORMAT": "json",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_serving(database_settings, HTTP_PORT=str(port))
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_ready(base_url, process)
