@@ -18,6 +18,13 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "src/{package}/api/rest",
             "tests/api/rest",
         ),
+        "grpc": (
+            "buf.yaml",
+            "proto",
+            "src/{package}/api/grpc",
+            "src/{package}/orders",
+            "tests/api/grpc",
+        ),
     },
     "database": {
         "postgres": (

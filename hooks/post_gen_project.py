@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(r"{{ cookiecutter._repo_dir }}", "hooks")))
 
+import codegen_tools
 from manifest import unselected_paths
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
@@ -26,6 +27,27 @@ def remove_unselected() -> None:
             if parent == PROJECT or not parent.is_dir() or any(parent.iterdir()):
                 break
             parent.rmdir()
+
+
+def generate_protobuf_modules() -> None:
+    """Run the project's own generator (its `protos` command) on its protos."""
+    if ANSWERS["api"] != "grpc":
+        return
+    generator = PROJECT / "src" / ANSWERS["package_name"] / "api" / "grpc" / "codegen.py"
+    command = codegen_tools.generator_command(generator, sys.executable)
+    if command is None:  # the pre-generation hook has already refused this
+        sys.exit("grpcio-tools and mypy-protobuf are missing, and uv is not on PATH")
+    completed = subprocess.run(
+        command,
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if completed.returncode != 0:
+        print(f"generating the protobuf modules failed:\n{completed.stderr}", file=sys.stderr)
+        sys.exit(1)
 
 
 def optional(what: str, command: list[str], timeout: int) -> None:
@@ -56,6 +78,7 @@ Next steps:
 
 
 remove_unselected()
+generate_protobuf_modules()
 if not (PROJECT / ".git").exists():
     optional("git init", ["git", "init", "--quiet", "--initial-branch=main"], timeout=30)
 optional("uv lock", ["uv", "lock", "--quiet"], timeout=300)

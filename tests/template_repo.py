@@ -45,12 +45,14 @@ def load_hook_module(name: str) -> ModuleType:
 
 if TYPE_CHECKING:  # mypy reads the hooks through mypy_path = hooks
     import answer_rules
+    import codegen_tools
     import manifest
 else:
     answer_rules = load_hook_module("answer_rules")
+    codegen_tools = load_hook_module("codegen_tools")
     manifest = load_hook_module("manifest")
 
-__all__ = ["answer_rules", "manifest"]
+__all__ = ["answer_rules", "codegen_tools", "manifest"]
 
 
 def cookiecutter_json() -> dict[str, Any]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from collections.abc import Mapping
+from importlib.metadata import PackageNotFoundError
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from template_repo import (
     REPO_ROOT,
     answer_rules,
     choice_questions,
+    codegen_tools,
     cookiecutter_json,
     manifest,
     questions,
@@ -225,6 +228,41 @@ def test_post_gen_hook_removes_exactly_the_unselected_paths(tmp_path: Path) -> N
         gone |= emptied
     assert before - after == gone
     assert after - before == set()
+
+
+# --- bake-time code generation (api=grpc) ------------------------------------------
+
+
+def test_the_template_runs_the_generators_the_project_pins() -> None:
+    own = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    own_pins = dict(
+        requirement.split("==", 1)
+        for requirement in own["dependency-groups"]["dev"]
+        if "==" in requirement
+    )
+
+    assert codegen_tools.pinned_versions() == {
+        name: own_pins[name] for name in codegen_tools.GENERATORS
+    }
+    assert not codegen_tools.problems(), "uv sync the template: its generators are missing"
+    readme = README.read_text(encoding="utf-8")
+    for name, pin in codegen_tools.pinned_versions().items():
+        assert f"--with {name}=={pin}" in readme, f"README.md shows another {name} than {pin}"
+
+
+def test_missing_generators_are_named_with_the_command_that_brings_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def not_installed(name: str) -> str:
+        raise PackageNotFoundError(name)
+
+    monkeypatch.setattr(codegen_tools, "version", not_installed)
+
+    found = codegen_tools.problems()
+
+    assert [problem.split("==")[0] for problem in found] == list(codegen_tools.GENERATORS)
+    for name, pin in codegen_tools.pinned_versions().items():
+        assert f"--with {name}=={pin}" in codegen_tools.install_hint()
 
 
 # --- prompts and docs -------------------------------------------------------------

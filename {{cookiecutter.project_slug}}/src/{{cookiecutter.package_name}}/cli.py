@@ -2,13 +2,17 @@
 
 import argparse
 import asyncio
+{%- if cookiecutter.api == "rest" %}
 import json
+{%- endif %}
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import structlog
+{%- if cookiecutter.api == "rest" %}
 import uvicorn
+{%- endif %}
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.container import build_container, open_migrator
@@ -17,6 +21,7 @@ from {{ cookiecutter.package_name }}.observability.logging import configure_logg
 from {{ cookiecutter.package_name }}.settings import get_settings
 
 log = structlog.get_logger(__name__)
+{%- if cookiecutter.api == "rest" %}
 
 OPENAPI_PATH = Path("openapi.json")
 
@@ -40,6 +45,17 @@ def serve(_: argparse.Namespace) -> int:
         server_header=False,
     )
     return 0
+{%- endif %}
+{%- if cookiecutter.api == "grpc" %}
+
+
+def serve(_: argparse.Namespace) -> int:
+    """Serve gRPC and the HTTP side port until SIGINT/SIGTERM, then drain in-flight calls."""
+    from {{ cookiecutter.package_name }}.api.grpc.server import serve as serve_grpc  # noqa: PLC0415
+
+    asyncio.run(serve_grpc(get_settings()))
+    return 0
+{%- endif %}
 
 
 async def _migrate(arguments: argparse.Namespace) -> int:
@@ -60,6 +76,7 @@ async def _migrate(arguments: argparse.Namespace) -> int:
 def migrate(arguments: argparse.Namespace) -> int:
     """Move the database schema."""
     return asyncio.run(_migrate(arguments))
+{%- if cookiecutter.api == "rest" %}
 
 
 def openapi(arguments: argparse.Namespace) -> int:
@@ -72,6 +89,18 @@ def openapi(arguments: argparse.Namespace) -> int:
     else:
         Path(arguments.output).write_text(document, encoding="utf-8")
     return 0
+{%- endif %}
+{%- if cookiecutter.api == "grpc" %}
+
+
+def protos(arguments: argparse.Namespace) -> int:
+    """Regenerate the protobuf modules and type stubs from the protos (needs the dev tools)."""
+    from {{ cookiecutter.package_name }}.api.grpc.codegen import generate  # noqa: PLC0415 - dev only
+
+    for proto in generate(Path(arguments.proto_root), Path(arguments.output)):
+        log.info("generated", proto=str(proto))
+    return 0
+{%- endif %}
 
 
 async def _purge(_: argparse.Namespace) -> int:
@@ -89,8 +118,16 @@ def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
+{%- if cookiecutter.api == "rest" %}
 
     commands.add_parser("serve", help="run the HTTP API").set_defaults(handler=serve)
+{%- endif %}
+{%- if cookiecutter.api == "grpc" %}
+
+    commands.add_parser("serve", help="run the gRPC API and the HTTP side port").set_defaults(
+        handler=serve
+    )
+{%- endif %}
 
     migrate_parser = commands.add_parser("migrate", help="change the database schema")
     migrate_parser.set_defaults(handler=migrate)
@@ -102,10 +139,19 @@ def _parser() -> argparse.ArgumentParser:
     revision = actions.add_parser("revision", help="write a migration for schema changes")
     revision.add_argument("-m", "--message", required=True)
     actions.add_parser("current", help="print the applied revision")
+{%- if cookiecutter.api == "rest" %}
 
     openapi_parser = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi_parser.add_argument("--output", default=str(OPENAPI_PATH), help="path, or - for stdout")
     openapi_parser.set_defaults(handler=openapi)
+{%- endif %}
+{%- if cookiecutter.api == "grpc" %}
+
+    protos_parser = commands.add_parser("protos", help="regenerate the protobuf modules")
+    protos_parser.add_argument("--proto-root", default="proto", help="where the .proto files are")
+    protos_parser.add_argument("--output", default="src", help="where the modules go")
+    protos_parser.set_defaults(handler=protos)
+{%- endif %}
 
     commands.add_parser(
         "purge-idempotency-keys", help="delete expired idempotency keys"

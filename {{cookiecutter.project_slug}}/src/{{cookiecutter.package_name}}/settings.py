@@ -18,11 +18,25 @@ class Settings(BaseSettings):
     service_name: str = "{{ cookiecutter.project_slug }}"
     environment: Literal["local", "test", "staging", "production"] = "local"
 
+{%- if cookiecutter.api == "rest" %}
+
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
     http_workers: int = Field(default=1, ge=1)
     http_graceful_shutdown_seconds: int = Field(default=20, ge=0)
     http_forwarded_allow_ips: str = "127.0.0.1"
+{%- endif %}
+{%- if cookiecutter.api == "grpc" %}
+
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(default=50051, ge=1, le=65535)
+    grpc_graceful_shutdown_seconds: float = Field(default=20.0, ge=0)
+    grpc_reflection: bool = False
+    grpc_health_check_interval_seconds: float = Field(default=5.0, gt=0)
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+{%- endif %}
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"

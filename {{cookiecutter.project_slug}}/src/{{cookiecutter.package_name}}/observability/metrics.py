@@ -19,3 +19,15 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=LATENCY_BUCKETS,
 )
+
+GRPC_HANDLED = Counter(
+    "grpc_server_handled",
+    "RPCs completed on the server, by service, method and status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_LATENCY = Histogram(
+    "grpc_server_handling_seconds",
+    "Time from receiving an RPC to sending its status.",
+    ["grpc_service", "grpc_method"],
+    buckets=LATENCY_BUCKETS,
+)

@@ -1,49 +1,16 @@
 """The real server process: starts, serves over TCP, stops cleanly on SIGTERM."""
 
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 
 import httpx
 
 from {{ cookiecutter.package_name }}.settings import Settings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited during start-up"
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("the server did not become ready within 30 s")
+from tests.support.processes import free_port, start_serving, wait_until_ready
 
 
 def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Settings) -> None:
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": str(database_settings.database_url),
-        "HTTP_PORT": str(port),
-        "LOG_FORMAT": "json",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_serving(database_settings, HTTP_PORT=str(port))
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_until_ready(base_url, process)
@@ -67,17 +34,3 @@ def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Set
     assert b"Application shutdown complete" in output
     assert b'"request_id":"e2e-1"' in output
     assert b"Traceback" not in output
-
-
-def test_invalid_configuration_fails_with_a_clear_message() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
-        env=os.environ | {"HTTP_PORT": "not-a-port"},
-        capture_output=True,
-        check=False,
-        timeout=30,
-    )
-
-    assert result.returncode == 2
-    assert b"invalid configuration: HTTP_PORT" in result.stderr
-    assert b"Traceback" not in result.stderr

@@ -1,0 +1,1 @@
+"""gRPC with grpc.aio: the orders service, health, reflection and an HTTP side port."""

@@ -1,0 +1,76 @@
+"""The one error taxonomy as gRPC statuses with ``google.rpc.Status`` details (AIP-193).
+
+Every error carries an ``ErrorInfo`` whose ``reason`` is the REST error code in
+upper case (``version_mismatch`` is ``VERSION_MISMATCH``), a ``BadRequest`` with
+one violation per invalid field when there are any, and a ``RetryInfo`` where
+REST would send ``Retry-After``.
+"""
+
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2
+
+from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+ERROR_DOMAIN = "{{ cookiecutter.project_slug }}"
+
+# Why these codes: INVALID_ARGUMENT for anything wrong with the request itself;
+# ABORTED for conflicts a client resolves by re-reading and retrying (a stale etag,
+# AIP-154; a concurrent writer; an idempotency key still in flight); FAILED_PRECONDITION
+# when the resource's state forbids the change and retrying cannot help.
+GRPC_STATUS: dict[ErrorKind, grpc.StatusCode] = {
+    ErrorKind.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorKind.CONFLICT: grpc.StatusCode.ABORTED,
+    ErrorKind.FAILED_PRECONDITION: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorKind.STALE_VERSION: grpc.StatusCode.ABORTED,
+    ErrorKind.UNAVAILABLE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
+_RETRY_DELAY_SECONDS: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 5, ErrorKind.CONFLICT: 1}
+
+INTERNAL_ERROR = ServiceError(ErrorKind.INTERNAL, "internal_error", "An unexpected error occurred.")
+
+
+def _packed(message: Message) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(message)
+    return packed
+
+
+@dataclass(frozen=True, slots=True)
+class RichStatus(grpc.Status):
+    """A status for ``context.abort_with_status``: code, message and trailing metadata."""
+
+    code: grpc.StatusCode
+    details: str
+    trailing_metadata: tuple[tuple[str, str | bytes], ...]
+
+
+def rich_status(error: ServiceError, *metadata: tuple[str, str]) -> RichStatus:
+    """The status a client receives for ``error``, with ``metadata`` added to the trailers."""
+    code = GRPC_STATUS[error.kind]
+    info = error_details_pb2.ErrorInfo(reason=error.code.upper(), domain=ERROR_DOMAIN)
+    details = [_packed(info)]
+    if error.details:
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=d.field, description=d.message)
+            for d in error.details
+        ]
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
+    if (delay := _RETRY_DELAY_SECONDS.get(error.kind)) is not None:
+        retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=delay))
+        details.append(_packed(retry))
+    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    return RichStatus(
+        code=code,
+        details=error.message,
+        trailing_metadata=((STATUS_DETAILS_KEY, status.SerializeToString()), *metadata),
+    )

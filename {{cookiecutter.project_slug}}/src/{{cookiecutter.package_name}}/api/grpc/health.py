@@ -1,0 +1,64 @@
+"""Readiness: the standard gRPC health service, kept in step with the database.
+
+The health service answers for the whole server (``""``) and for each service
+by name: SERVING while the database answers, NOT_SERVING while it does not, and
+NOT_SERVING for good once shutdown begins, so balancers stop sending calls.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+
+from grpc_health.v1 import health, health_pb2
+
+from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.storage.port import Storage
+
+READINESS_TIMEOUT_SECONDS = 2.0
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def database_ready(storage: Storage) -> bool:
+    """Whether the database answers within the readiness timeout."""
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            await storage.ping()
+    except (ServiceUnavailableError, TimeoutError):
+        return False
+    return True
+
+
+class HealthReporter:
+    """Checks the database every ``interval`` seconds and publishes the result."""
+
+    def __init__(self, storage: Storage, services: Sequence[str], interval: float) -> None:
+        self.servicer = health.aio.HealthServicer()
+        self._storage = storage
+        self._services = ("", *services)
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    async def check(self) -> bool:
+        """Check the database once and publish the status; return whether it is ready."""
+        ready = await database_ready(self._storage)
+        for service in self._services:
+            await self.servicer.set(service, SERVING if ready else NOT_SERVING)
+        return ready
+
+    async def _run(self) -> None:
+        while True:
+            await self.check()
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        """Start checking in the background."""
+        self._task = asyncio.create_task(self._run(), name="health-reporter")
+
+    async def shut_down(self) -> None:
+        """Stop checking and report NOT_SERVING for every service from now on."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.servicer.enter_graceful_shutdown()

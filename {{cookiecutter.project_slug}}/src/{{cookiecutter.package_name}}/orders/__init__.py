@@ -1,0 +1,1 @@
+"""Modules generated from ``proto/``: never edit them, regenerate them."""

@@ -1,0 +1,206 @@
+"""Health, outages, crashes, deadlines, reflection, metrics and draining, over real TCP."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import UUID, uuid4
+
+import grpc
+import httpx
+import pytest
+from grpc import aio
+from grpc_health.v1 import health_pb2
+from grpc_reflection.v1alpha import reflection_pb2
+from prometheus_client import REGISTRY
+
+from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
+from {{ cookiecutter.package_name }}.api.grpc.server import ORDERS_SERVICE, RunningServer, running_server
+from {{ cookiecutter.package_name }}.api.grpc.side_port import create_side_app
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.api.grpc.calls import details_of, new_order, server_settings
+from tests.support.tcp_proxy import TcpProxy
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def health_of(channel: aio.Channel, service: str = "") -> int:
+    check = channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
+    )
+    response = await check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    return response.status
+
+
+async def eventually_serving(channel: aio.Channel, expected: int) -> None:
+    for _ in range(100):
+        if await health_of(channel) == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"health did not become {expected}")
+
+
+def handled(method: str, code: str) -> float:
+    labels = {"grpc_service": ORDERS_SERVICE, "grpc_method": method, "grpc_code": code}
+    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
+
+
+async def test_health_serves_the_server_and_each_service(channel: aio.Channel) -> None:
+    assert await health_of(channel) == SERVING
+    assert await health_of(channel, ORDERS_SERVICE) == SERVING
+    with pytest.raises(aio.AioRpcError) as unknown:
+        await health_of(channel, "no.such.Service")
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_side_port_probes_and_metrics(server: RunningServer, client: OrdersClient) -> None:
+    with pytest.raises(aio.AioRpcError):
+        await client.get_order(str(uuid4()))
+    transport = httpx.ASGITransport(app=create_side_app(server.container.storage))
+    async with httpx.AsyncClient(transport=transport, base_url="http://side") as http:
+        live, ready, metrics = [await http.get(p) for p in ("/healthz", "/readyz", "/metrics")]
+
+    assert (live.status_code, live.json()) == (200, {"status": "ok", "checks": {}})
+    assert ready.json() == {"status": "ready", "checks": {"database": "ok"}}
+    assert metrics.headers["content-type"].startswith("text/plain")
+    labels = f'grpc_code="NOT_FOUND",grpc_method="GetOrder",grpc_service="{ORDERS_SERVICE}"'
+    assert "grpc_server_handled_total{" + labels + "}" in metrics.text
+    assert "grpc_server_handling_seconds_bucket" in metrics.text
+
+
+@pytest.fixture
+async def proxied_server(
+    proxied_database: tuple[Settings, TcpProxy],
+) -> AsyncIterator[tuple[RunningServer, aio.Channel, TcpProxy]]:
+    settings, proxy = proxied_database
+    async with (
+        running_server(server_settings(settings, log_requests=False)) as running,
+        open_channel(f"127.0.0.1:{running.port}") as channel,
+    ):
+        yield running, channel, proxy
+
+
+async def test_database_outage_is_unavailable_retried_and_recovers(
+    proxied_server: tuple[RunningServer, aio.Channel, TcpProxy], customer_id: str
+) -> None:
+    server, channel, proxy = proxied_server
+    client = OrdersClient(channel)
+    placed = await client.create_order(new_order(customer_id))
+    side = httpx.ASGITransport(app=create_side_app(server.container.storage))
+    before = handled("GetOrder", "UNAVAILABLE")
+
+    proxy.cut()
+    with pytest.raises(aio.AioRpcError) as read:
+        await client.get_order(placed.id)
+    await eventually_serving(channel, NOT_SERVING)
+    async with httpx.AsyncClient(transport=side, base_url="http://side") as http:
+        ready = await http.get("/readyz")
+
+    error = details_of(read.value)
+    assert error.code == grpc.StatusCode.UNAVAILABLE
+    assert (error.reason, error.retry_delay_seconds) == ("SERVICE_UNAVAILABLE", 5)
+    assert handled("GetOrder", "UNAVAILABLE") - before == 4  # the channel's retry policy
+    assert ready.status_code == 503
+
+    proxy.restore()
+    await eventually_serving(channel, SERVING)
+    assert (await client.get_order(placed.id)).id == placed.id
+
+
+async def test_unexpected_error_is_internal_without_internals(
+    server: RunningServer, client: OrdersClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def explode(order_id: UUID) -> None:
+        raise RuntimeError(f"secret internals of {order_id}")
+
+    monkeypatch.setattr(server.container.orders, "get", explode)
+
+    with pytest.raises(aio.AioRpcError) as caught:
+        await client.get_order(str(uuid4()))
+
+    error = details_of(caught.value)
+    assert error.code == grpc.StatusCode.INTERNAL
+    assert (error.message, error.reason) == ("An unexpected error occurred.", "INTERNAL_ERROR")
+    assert "secret" not in str(caught.value.details()) + str(caught.value.trailing_metadata())
+    assert error.trailers["x-request-id"]
+
+
+async def test_an_expired_deadline_cancels_the_work_on_the_server(
+    server: RunningServer, client: OrdersClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cancelled = asyncio.Event()
+
+    async def slow(order_id: UUID) -> None:
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    monkeypatch.setattr(server.container.orders, "get", slow)
+    client.timeout = 0.2
+
+    with pytest.raises(aio.AioRpcError) as caught:
+        await client.get_order(str(uuid4()))
+
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    await asyncio.wait_for(cancelled.wait(), timeout=5)
+
+
+async def test_shutdown_drains_calls_in_flight(
+    settings: Settings, customer_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running_server(server_settings(settings)) as running:
+        get = running.container.orders.get
+
+        async def slow(order_id: UUID) -> object:
+            await asyncio.sleep(0.5)
+            return await get(order_id)
+
+        async with open_channel(f"127.0.0.1:{running.port}") as channel:
+            client = OrdersClient(channel)
+            placed = await client.create_order(new_order(customer_id))
+            monkeypatch.setattr(running.container.orders, "get", slow)
+            in_flight = asyncio.create_task(client.get_order(placed.id))
+            await asyncio.sleep(0.1)
+            stopping = asyncio.create_task(running.server.stop(5))
+            await asyncio.sleep(0.1)
+            with pytest.raises(aio.AioRpcError) as refused:
+                await client.get_order(placed.id)
+
+            assert (await in_flight).id == placed.id
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            await stopping
+
+
+async def reflected_services(channel: aio.Channel) -> list[str]:
+    info = channel.stream_stream(
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+        request_serializer=reflection_pb2.ServerReflectionRequest.SerializeToString,
+        response_deserializer=reflection_pb2.ServerReflectionResponse.FromString,
+    )
+    request = reflection_pb2.ServerReflectionRequest(list_services="")
+    responses = info(iter([request]), timeout=5)
+    async for response in responses:
+        return [service.name for service in response.list_services_response.service]
+    return []
+
+
+async def test_reflection_is_off_by_default(channel: aio.Channel) -> None:
+    with pytest.raises(aio.AioRpcError) as caught:
+        await reflected_services(channel)
+
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_reflection_lists_the_services_when_enabled(settings: Settings) -> None:
+    enabled = server_settings(settings, grpc_reflection=True)
+    async with (
+        running_server(enabled) as running,
+        open_channel(f"127.0.0.1:{running.port}") as channel,
+    ):
+        services = await reflected_services(channel)
+
+    assert ORDERS_SERVICE in services
+    assert "grpc.health.v1.Health" in services

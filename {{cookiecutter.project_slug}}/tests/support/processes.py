@@ -1,0 +1,47 @@
+"""Helpers for tests that run the real server process."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
+    """Poll ``/readyz`` until it answers 200; fail if the process exits or 30 s pass."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited during start-up"
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("the server did not become ready within 30 s")
+
+
+def start_serving(settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
+    """``<package> serve`` on the database of ``settings``, logging JSON to its stdout."""
+    env = os.environ | {
+        "DATABASE_URL": str(settings.database_url),
+        "LOG_FORMAT": "json",
+        **environment,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
