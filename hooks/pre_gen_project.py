@@ -20,7 +20,10 @@ if problems:
     sys.exit(1)
 
 if ANSWERS["api"] == "grpc" and codegen_tools.generator_command(Path(), sys.executable) is None:
-    print("api=grpc generates its protobuf modules while baking, but uv is not on PATH and:", file=sys.stderr)
+    print(
+        "api=grpc generates its protobuf modules while baking, but uv is not on PATH and:",
+        file=sys.stderr,
+    )
     for problem in codegen_tools.problems():
         print(f"  - {problem}", file=sys.stderr)
     print(f"Nothing was written. Run: {codegen_tools.install_hint()}", file=sys.stderr)

@@ -4,6 +4,7 @@ removes exactly the files of unselected choices; the docs show the same rules.""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -174,6 +175,7 @@ def test_post_gen_hook_removes_exactly_the_unselected_paths(tmp_path: Path) -> N
     # A copy of the template's hooks whose manifest carries the fake table.
     fake_repo = tmp_path / "repo"
     (fake_repo / "hooks").mkdir(parents=True)
+    shutil.copy(HOOKS_DIR / "codegen_tools.py", fake_repo / "hooks")
     real_manifest = (HOOKS_DIR / "manifest.py").read_text(encoding="utf-8")
     (fake_repo / "hooks" / "manifest.py").write_text(
         f"{real_manifest}\n\nCHOICE_PATHS = {FAKE_CHOICE_PATHS!r}\n", encoding="utf-8"
@@ -263,6 +265,25 @@ def test_missing_generators_are_named_with_the_command_that_brings_them(
     assert [problem.split("==")[0] for problem in found] == list(codegen_tools.GENERATORS)
     for name, pin in codegen_tools.pinned_versions().items():
         assert f"--with {name}=={pin}" in codegen_tools.install_hint()
+
+
+def test_generators_run_beside_cookiecutter_or_through_uv(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    script = Path("codegen.py")
+    installed = codegen_tools.generator_command(script, "python3")
+    monkeypatch.setattr(codegen_tools, "problems", lambda: ["grpcio-tools is not installed"])
+    through_uv = codegen_tools.generator_command(script, "python3")
+    monkeypatch.setattr("shutil.which", lambda _: None)
+    impossible = codegen_tools.generator_command(script, "python3")
+
+    assert installed == ["python3", "codegen.py"]
+    assert through_uv is not None
+    assert through_uv[1:4] == ["run", "--quiet", "--no-project"]
+    for name, pin in codegen_tools.pinned_versions().items():
+        assert f"{name}=={pin}" in through_uv
+    assert through_uv[-2:] == ["python", "codegen.py"]
+    assert impossible is None
 
 
 # --- prompts and docs -------------------------------------------------------------
