@@ -1,5 +1,6 @@
 """The real server process: starts, serves over TCP, stops cleanly on SIGTERM."""
 
+import json
 import os
 import signal
 import socket
@@ -10,6 +11,14 @@ import time
 import httpx
 
 from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def environment_of(settings: Settings) -> dict[str, str]:
+    """The environment variables that make a process read ``settings``."""
+    return {
+        name.upper(): value if isinstance(value, str) else json.dumps(value)
+        for name, value in settings.model_dump(mode="json").items()
+    }
 
 
 def free_port() -> int:
@@ -33,8 +42,9 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
 
 def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Settings) -> None:
     port = free_port()
-    env = os.environ | {
-        "DATABASE_URL": str(database_settings.database_url),
+    env = {
+        **os.environ,
+        **environment_of(database_settings),
         "HTTP_PORT": str(port),
         "LOG_FORMAT": "json",
     }
