@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     mongodb_wait_queue_timeout_seconds: float = Field(default=5.0, gt=0)
     mongodb_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     mongodb_server_selection_timeout_seconds: float = Field(default=2.0, gt=0)
-    mongodb_operation_timeout_ms: int = Field(default=10_000, ge=0)
+    mongodb_socket_timeout_ms: int = Field(default=10_000, ge=0)
 {%- endif %}
 
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)

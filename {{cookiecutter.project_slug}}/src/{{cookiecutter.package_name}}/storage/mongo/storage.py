@@ -48,6 +48,10 @@ def create_client(settings: Settings) -> AsyncMongoClient[Document]:
     """A client with a bounded pool that fails fast, rather than waiting, when the server is gone.
 
     Nothing connects here: the client connects in the background on first use.
+    The operation limit is ``socketTimeoutMS``, not the client-side ``timeoutMS``:
+    under ``timeoutMS`` the driver retries a failed operation until that time is
+    spent, so an outage would hold every request for the whole limit instead of
+    failing after one server selection timeout.
     """
     return AsyncMongoClient(
         str(settings.mongodb_url),
@@ -57,7 +61,7 @@ def create_client(settings: Settings) -> AsyncMongoClient[Document]:
         waitQueueTimeoutMS=int(settings.mongodb_wait_queue_timeout_seconds * 1000),
         connectTimeoutMS=int(settings.mongodb_connect_timeout_seconds * 1000),
         serverSelectionTimeoutMS=int(settings.mongodb_server_selection_timeout_seconds * 1000),
-        timeoutMS=settings.mongodb_operation_timeout_ms or None,
+        socketTimeoutMS=settings.mongodb_socket_timeout_ms or None,
         w="majority",
         uuidRepresentation="standard",
         tz_aware=True,
