@@ -30,6 +30,9 @@ PORT = 27017
 START_TIMEOUT_SECONDS = 120
 STATE_DIR_VARIABLE = "TEMPLATE_SERVERS_DIR"
 
+# The server this process started, held so that it is never collected while it runs.
+_started: list[subprocess.Popen[bytes]] = []
+
 
 def listening(host: str = HOST, port: int = PORT) -> bool:
     try:
@@ -68,6 +71,7 @@ def ensure_running(state_dir: Path) -> None:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _started.append(process)
         _pid_file(state_dir).write_text(str(process.pid), encoding="utf-8")
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not listening():
@@ -88,9 +92,17 @@ def stop_started(state_dir: Path) -> None:
         return
     pid = int(pid_file.read_text(encoding="utf-8"))
     pid_file.unlink()
+    owned = [process for process in _started if process.pid == pid]
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)  # its own session: uv's wrapper and the server
-        for _ in range(50):
-            os.killpg(pid, 0)
+        for _ in range(100):
+            if owned and owned[0].poll() is not None:
+                break
+            if not owned:
+                os.killpg(pid, 0)  # started by an xdist worker that has exited: not our child
             time.sleep(0.1)
-        os.killpg(pid, signal.SIGKILL)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    for process in owned:
+        process.wait(timeout=30)
+        _started.remove(process)
