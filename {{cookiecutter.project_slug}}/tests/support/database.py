@@ -9,6 +9,11 @@ from {{ cookiecutter.package_name }}.settings import Settings
 class DatabaseServer(Protocol):
     """The server the tests make their databases on, and how to reach it through a proxy."""
 
+    @property
+    def invalid_settings(self) -> tuple[tuple[str, str], ...]:
+        """Database settings, as (variable, value), that the service must refuse."""
+        ...
+
     def created_database(self) -> AbstractAsyncContextManager[Settings]:
         """A new, empty database of its own, dropped on exit; its settings meanwhile."""
         ...

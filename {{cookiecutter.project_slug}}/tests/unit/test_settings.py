@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.database import DatabaseServer
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
 
@@ -37,7 +38,7 @@ def test_invalid_values_are_rejected(
     assert_rejected(monkeypatch, name, value)
 
 
-def test_invalid_database_settings_are_rejected(
-    monkeypatch: pytest.MonkeyPatch, invalid_database_setting: tuple[str, str]
-) -> None:
-    assert_rejected(monkeypatch, *invalid_database_setting)
+def test_invalid_database_settings_are_rejected(database_server: DatabaseServer) -> None:
+    for name, value in database_server.invalid_settings:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            assert_rejected(monkeypatch, name, value)
