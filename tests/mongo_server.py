@@ -10,7 +10,8 @@ it. Its wheel is for CPython 3.11, so it runs from that interpreter's
 or, failing that, through ``uv tool run --python 3.11``.
 
 Several pytest-xdist workers may need the server at once: the first one starts
-it under a file lock, and the controlling process stops it when the run ends.
+it under a file lock, detached into a process group of its own (so it outlives
+that worker), and the controlling process stops the group when the run ends.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ HOST = "127.0.0.1"
 PORT = 27017
 START_TIMEOUT_SECONDS = 120
 STATE_DIR_VARIABLE = "TEMPLATE_SERVERS_DIR"
-
-# The server this process started, held so that it is never collected while it runs.
-_started: list[subprocess.Popen[bytes]] = []
+# Runs the command in the background with its output appended to a log ($0), and
+# prints its pid; the shell exits at once, so the server is no child of ours.
+_DETACH = '"$@" </dev/null >>"$0" 2>&1 & echo $!'
 
 
 def listening(host: str = HOST, port: int = PORT) -> bool:
@@ -50,8 +51,16 @@ def secantus_command() -> list[str]:
     return [uv, "tool", "run", "--python", "3.11", "--from", "SecantusDB", "secantusd-py"]
 
 
-def _pid_file(state_dir: Path) -> Path:
-    return state_dir / "secantusd.pid"
+def _group_file(state_dir: Path) -> Path:
+    return state_dir / "secantusd.pgid"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def ensure_running(state_dir: Path) -> None:
@@ -63,19 +72,19 @@ def ensure_running(state_dir: Path) -> None:
             return
         log_path = state_dir / "secantusd.log"
         options = ["--host", HOST, "--port", str(PORT), "--storage-path", ":memory:"]
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [*secantus_command(), *options],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        _started.append(process)
-        _pid_file(state_dir).write_text(str(process.pid), encoding="utf-8")
+        launched = subprocess.run(
+            ["sh", "-c", _DETACH, str(log_path), *secantus_command(), *options],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+            start_new_session=True,
+        )
+        pid = int(launched.stdout)
+        _group_file(state_dir).write_text(str(os.getpgid(pid)), encoding="utf-8")
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not listening():
-            if process.poll() is not None or time.monotonic() > deadline:
+            if not _alive(pid) or time.monotonic() > deadline:
                 output = log_path.read_text(encoding="utf-8", errors="replace")
                 raise RuntimeError(
                     f"SecantusDB did not start listening on {HOST}:{PORT} "
@@ -87,22 +96,14 @@ def ensure_running(state_dir: Path) -> None:
 
 def stop_started(state_dir: Path) -> None:
     """Stop the server this run started, if it started one."""
-    pid_file = _pid_file(state_dir)
-    if not pid_file.exists():
+    group_file = _group_file(state_dir)
+    if not group_file.exists():
         return
-    pid = int(pid_file.read_text(encoding="utf-8"))
-    pid_file.unlink()
-    owned = [process for process in _started if process.pid == pid]
+    group = int(group_file.read_text(encoding="utf-8"))
+    group_file.unlink()
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)  # its own session: uv's wrapper and the server
+        os.killpg(group, signal.SIGTERM)  # the server and any wrapper (uv) around it
         for _ in range(100):
-            if owned and owned[0].poll() is not None:
-                break
-            if not owned:
-                os.killpg(pid, 0)  # started by an xdist worker that has exited: not our child
+            os.killpg(group, 0)  # raises ProcessLookupError once the group is gone
             time.sleep(0.1)
-        else:
-            os.killpg(pid, signal.SIGKILL)
-    for process in owned:
-        process.wait(timeout=30)
-        _started.remove(process)
+        os.killpg(group, signal.SIGKILL)

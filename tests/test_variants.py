@@ -142,8 +142,8 @@ SERVERS = {("database", "mongo"): "mongo"}
 
 @pytest.mark.parametrize("choices", VARIANT_PARAMS)
 def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.FixtureRequest) -> None:
-    for answer, server in SERVERS.items():
-        if choices.get(answer[0]) == answer[1]:
+    for (question, choice), server in SERVERS.items():
+        if choices.get(question) == choice:
             request.getfixturevalue(server)
     result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
     assert result.exception is None, f"bake failed: {result.exception!r}"
