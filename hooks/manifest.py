@@ -32,6 +32,11 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "tests/fixtures/postgres.py",
             "tests/storage/postgres",
         ),
+        "mongo": (
+            "src/{package}/storage/mongo",
+            "tests/fixtures/mongo.py",
+            "tests/storage/mongo",
+        ),
     },
     "queue": {
         "none": (),

@@ -13,6 +13,8 @@ from manifest import unselected_paths
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 PROJECT = Path.cwd()
+# The setting that points the service at its database, by the database answer.
+URL_SETTINGS = {"postgres": "DATABASE_URL", "mongo": "MONGODB_URL"}
 
 
 def remove_unselected() -> None:
@@ -70,7 +72,7 @@ queue={ANSWERS["queue"]}, auth={ANSWERS["auth"]}).
 Next steps:
   cd {slug}
   uv sync                       # create .venv from uv.lock
-  cp .env.example .env          # adjust DATABASE_URL and friends
+  cp .env.example .env          # adjust {URL_SETTINGS[ANSWERS["database"]]} and friends
   uv run {slug} migrate upgrade # apply the database migrations
   uv run {slug} serve           # start the service
   uv run pytest                 # run its tests against the real database

@@ -7,8 +7,13 @@ per-variant lines and the ``N passed, M failed`` summary are printed.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import mongo_server
 import pytest
 from template_repo import ensure_pyenv_version
 
@@ -63,6 +68,23 @@ def pytest_configure(config: pytest.Config) -> None:
     ensure_pyenv_version()
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(VariantReport(), "variant-report")
+        # Workers inherit this before they start: where servers started for the run are noted.
+        os.environ[mongo_server.STATE_DIR_VARIABLE] = tempfile.mkdtemp(prefix="template-servers-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    state_dir = os.environ.pop(mongo_server.STATE_DIR_VARIABLE, None)
+    if state_dir is not None:
+        mongo_server.stop_started(Path(state_dir))
+        shutil.rmtree(state_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mongo() -> None:
+    """A MongoDB wire server on 127.0.0.1:27017 for the rest of the run."""
+    mongo_server.ensure_running(Path(os.environ[mongo_server.STATE_DIR_VARIABLE]))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -140,8 +140,15 @@ def mypy_arguments(project: Path) -> list[str]:
     return [] if configured else ["src", "tests"]
 
 
+# Fixtures (in conftest.py) that make the servers a choice needs reachable.
+SERVERS = {("database", "mongo"): "mongo"}
+
+
 @pytest.mark.parametrize("choices", VARIANT_PARAMS)
-def test_variant(cookies: Cookies, choices: dict[str, str]) -> None:
+def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.FixtureRequest) -> None:
+    for (question, choice), server in SERVERS.items():
+        if choices.get(question) == choice:
+            request.getfixturevalue(server)
     result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
     assert result.exception is None, f"bake failed: {result.exception!r}"
     project = result.project_path

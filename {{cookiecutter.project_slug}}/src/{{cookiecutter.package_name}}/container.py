@@ -7,6 +7,10 @@ from datetime import timedelta
 
 from {{ cookiecutter.package_name }}.application.orders import OrderService
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.database == "mongo" %}
+from {{ cookiecutter.package_name }}.storage.mongo.migrator import MongoMigrator
+from {{ cookiecutter.package_name }}.storage.mongo.storage import MongoStorage
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import Migrator, Storage
 {%- if cookiecutter.database == "postgres" %}
 from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMigrator
@@ -27,6 +31,8 @@ def open_storage(settings: Settings) -> Storage:
     """The storage adapter chosen for this service."""
 {%- if cookiecutter.database == "postgres" %}
     return PostgresStorage.from_settings(settings)
+{%- elif cookiecutter.database == "mongo" %}
+    return MongoStorage.from_settings(settings)
 {%- endif %}
 
 
@@ -35,6 +41,8 @@ async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
     """The schema migrator of the chosen database, closed on exit."""
 {%- if cookiecutter.database == "postgres" %}
     migrator = PostgresMigrator.from_settings(settings)
+{%- elif cookiecutter.database == "mongo" %}
+    migrator = MongoMigrator.from_settings(settings)
 {%- endif %}
     try:
         yield migrator

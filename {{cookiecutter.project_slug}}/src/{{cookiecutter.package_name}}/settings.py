@@ -6,7 +6,7 @@ Each field is documented in `.env.example`; a test keeps the two in step.
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, PostgresDsn, field_validator
+from pydantic import Field, {% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     log_requests: bool = True
+{%- if cookiecutter.database == "postgres" %}
 
     database_url: PostgresDsn = PostgresDsn(
         "postgresql://postgres:postgres@127.0.0.1:5432/{{ cookiecutter.package_name }}"
@@ -52,6 +53,18 @@ class Settings(BaseSettings):
     database_pool_pre_ping: bool = True
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     database_statement_timeout_ms: int = Field(default=10_000, ge=0)
+{%- elif cookiecutter.database == "mongo" %}
+
+    mongodb_url: MongoDsn = MongoDsn(
+        "mongodb://127.0.0.1:27017/{{ cookiecutter.package_name }}?directConnection=true"
+    )
+    mongodb_max_pool_size: int = Field(default=20, ge=1)
+    mongodb_min_pool_size: int = Field(default=0, ge=0)
+    mongodb_wait_queue_timeout_seconds: float = Field(default=5.0, gt=0)
+    mongodb_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    mongodb_server_selection_timeout_seconds: float = Field(default=2.0, gt=0)
+    mongodb_socket_timeout_ms: int = Field(default=10_000, ge=0)
+{%- endif %}
 
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
 
@@ -59,6 +72,17 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+{%- if cookiecutter.database == "mongo" %}
+
+    @field_validator("mongodb_url")
+    @classmethod
+    def _names_a_database(cls, value: MongoDsn) -> MongoDsn:
+        if not (value.path or "").strip("/"):
+            message = "name the database in the path, as in mongodb://host:27017/orders"
+            raise ValueError(message)
+        return value
+{%- endif %}
 
 
 @lru_cache(maxsize=1)

@@ -1,5 +1,6 @@
 """Helpers for tests that run the real server process."""
 
+import json
 import os
 import socket
 import subprocess
@@ -32,13 +33,17 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("the server did not become ready within 30 s")
 
 
-def start_serving(settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
-    """``<package> serve`` on the database of ``settings``, logging JSON to its stdout."""
-    env = os.environ | {
-        "DATABASE_URL": str(settings.database_url),
-        "LOG_FORMAT": "json",
-        **environment,
+def environment_of(settings: Settings) -> dict[str, str]:
+    """The environment variables that make a process read ``settings``."""
+    return {
+        name.upper(): value if isinstance(value, str) else json.dumps(value)
+        for name, value in settings.model_dump(mode="json").items()
     }
+
+
+def start_serving(settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
+    """``<package> serve`` with ``settings``, logging JSON to its stdout."""
+    env = os.environ | environment_of(settings) | {"LOG_FORMAT": "json", **environment}
     return subprocess.Popen(
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
         env=env,

@@ -28,6 +28,16 @@ def test_a_placed_order_is_pending_at_version_one() -> None:
     assert order.total_minor == 399
 
 
+def test_times_are_kept_to_the_millisecond_every_database_stores() -> None:
+    precise = datetime(2026, 1, 1, 12, 0, 0, 123_456, tzinfo=UTC)
+
+    order = Order.place(NEW, precise)
+    changed = order.apply(OrderChanges(status=OrderStatus.CONFIRMED), precise)
+
+    assert order.created_at == order.updated_at == precise.replace(microsecond=123_000)
+    assert changed.updated_at == precise.replace(microsecond=123_000)
+
+
 @pytest.mark.parametrize(
     ("start", "target"),
     [(s, t) for s in OrderStatus for t in OrderStatus if s is not t],

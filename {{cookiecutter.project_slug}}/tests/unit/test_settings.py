@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.database import DatabaseServer
 
 ENV_EXAMPLE = Path(__file__).parents[2] / ".env.example"
 
@@ -23,19 +24,21 @@ def test_env_example_values_are_valid() -> None:
     assert Settings(_env_file=ENV_EXAMPLE)
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("HTTP_PORT", "70000"),
-        ("DATABASE_URL", "mysql://localhost/db"),
-        ("LOG_FORMAT", "xml"),
-        ("DATABASE_POOL_SIZE", "0"),
-    ],
-)
-def test_invalid_values_are_rejected(
-    monkeypatch: pytest.MonkeyPatch, name: str, value: str
-) -> None:
+def assert_rejected(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
 
     with pytest.raises(ValidationError, match=name.lower()):
         Settings()
+
+
+@pytest.mark.parametrize(("name", "value"), [("HTTP_PORT", "70000"), ("LOG_FORMAT", "xml")])
+def test_invalid_values_are_rejected(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    assert_rejected(monkeypatch, name, value)
+
+
+def test_invalid_database_settings_are_rejected(database_server: DatabaseServer) -> None:
+    for name, value in database_server.invalid_settings:
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            assert_rejected(monkeypatch, name, value)

@@ -28,6 +28,15 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 
+def to_stored_precision(moment: datetime) -> datetime:
+    """``moment`` to the millisecond: the precision every supported database keeps.
+
+    PostgreSQL keeps microseconds, BSON dates keep milliseconds; an order holds
+    only times that any of them stores and returns unchanged.
+    """
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 @dataclass(frozen=True, slots=True)
 class OrderLine:
     """A quantity of one SKU at a unit price in minor currency units (cents)."""
@@ -88,6 +97,7 @@ class Order:
     @classmethod
     def place(cls, new: NewOrder, now: datetime) -> Self:
         """Open a pending order."""
+        now = to_stored_precision(now)
         return cls(
             id=uuid4(),
             customer_id=new.customer_id,
@@ -121,7 +131,7 @@ class Order:
             updated = replace(updated, status=changes.status)
         if updated is self:
             return self
-        return replace(updated, updated_at=now, version=self.version + 1)
+        return replace(updated, updated_at=to_stored_precision(now), version=self.version + 1)
 
     def snapshot(self) -> dict[str, Any]:
         """The order as JSON-ready primitives (stored replays, event payloads)."""

@@ -1,0 +1,1 @@
+"""MongoDB adapter: PyMongo's native async API, schema managed by ordered migrations."""

@@ -1,0 +1,360 @@
+"""The storage port on MongoDB, through PyMongo's native async API.
+
+Reads run outside transactions on the pooled client; writes run in one
+multi-document transaction per unit of work, committed with majority write
+concern. Driver errors never leave this module: they become the service's own
+errors.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime
+from typing import Any, Self
+from uuid import UUID
+
+from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument, WriteConcern
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.read_concern import ReadConcern
+
+from {{ cookiecutter.package_name }}.application.pagination import Cursor
+from {{ cookiecutter.package_name }}.domain.errors import (
+    AlreadyExistsError,
+    ConcurrentModificationError,
+    IdempotencyKeyInUseError,
+    ServiceUnavailableError,
+)
+from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
+from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+
+ORDERS = "orders"
+IDEMPOTENCY_KEYS = "idempotency_keys"
+
+_WRITE_CONFLICT = 112
+# Server codes that mean "this server cannot serve now", not "your command is wrong":
+# host unreachable/not found, network timeout, shutdown in progress, primary stepped
+# down, time limit exceeded, not primary, interrupted at shutdown/replication change.
+_UNAVAILABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 10107, 11600, 11602, 13435, 13436})
+_NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
+
+
+def create_client(settings: Settings) -> AsyncMongoClient[Document]:
+    """A client with a bounded pool that fails fast, rather than waiting, when the server is gone.
+
+    Nothing connects here: the client connects in the background on first use.
+    The operation limit is ``socketTimeoutMS``, not the client-side ``timeoutMS``:
+    under ``timeoutMS`` the driver retries a failed operation until that time is
+    spent, so an outage would hold every request for the whole limit instead of
+    failing after one server selection timeout.
+    """
+    return AsyncMongoClient(
+        str(settings.mongodb_url),
+        appname=settings.service_name,
+        maxPoolSize=settings.mongodb_max_pool_size,
+        minPoolSize=settings.mongodb_min_pool_size,
+        waitQueueTimeoutMS=int(settings.mongodb_wait_queue_timeout_seconds * 1000),
+        connectTimeoutMS=int(settings.mongodb_connect_timeout_seconds * 1000),
+        serverSelectionTimeoutMS=int(settings.mongodb_server_selection_timeout_seconds * 1000),
+        socketTimeoutMS=settings.mongodb_socket_timeout_ms or None,
+        w="majority",
+        uuidRepresentation="standard",
+        tz_aware=True,
+        tzinfo=UTC,
+    )
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn driver failures into the service's errors."""
+    try:
+        yield
+    except DuplicateKeyError as error:
+        raise AlreadyExistsError("A record with the same key already exists.") from error
+    except OperationFailure as error:
+        if error.code == _WRITE_CONFLICT:
+            raise ConcurrentModificationError from error
+        if error.timeout or error.code in _UNAVAILABLE_CODES:
+            raise ServiceUnavailableError("database") from error
+        raise
+    except ConnectionFailure as error:
+        raise ServiceUnavailableError("database") from error
+    except PyMongoError as error:
+        if error.timeout:
+            raise ServiceUnavailableError("database") from error
+        raise
+
+
+def _order_from_document(document: Document) -> Order:
+    return Order(
+        id=document["_id"],
+        customer_id=document["customer_id"],
+        currency=document["currency"],
+        lines=tuple(OrderLine(**line) for line in document["lines"]),
+        status=OrderStatus(document["status"]),
+        created_at=document["created_at"],
+        updated_at=document["updated_at"],
+        version=document["version"],
+    )
+
+
+def _order_document(order: Order) -> Document:
+    return {
+        "_id": order.id,
+        "customer_id": order.customer_id,
+        "currency": order.currency,
+        "status": order.status.value,
+        "lines": [
+            {"sku": ln.sku, "quantity": ln.quantity, "unit_price_minor": ln.unit_price_minor}
+            for ln in order.lines
+        ],
+        "total_minor": order.total_minor,
+        "created_at": order.created_at,
+        "updated_at": order.updated_at,
+        "version": order.version,
+    }
+
+
+def _matching(order_filter: OrderFilter) -> Document:
+    query: Document = {}
+    if order_filter.status is not None:
+        query["status"] = order_filter.status.value
+    if order_filter.customer_id is not None:
+        query["customer_id"] = order_filter.customer_id
+    return query
+
+
+def _older_than(cursor: Cursor) -> Document:
+    """Orders after ``cursor`` in newest-first order: (created_at, _id) < the cursor's."""
+    return {
+        "$or": [
+            {"created_at": {"$lt": cursor.created_at}},
+            {"created_at": cursor.created_at, "_id": {"$lt": cursor.id}},
+        ]
+    }
+
+
+async def _compare_and_set(write: Awaitable[int]) -> bool:
+    """Whether ``write`` changed exactly one document.
+
+    A write conflict means another unit of work is changing the same document
+    right now: this compare-and-set lost, as it would have once that one commits.
+    """
+    try:
+        with translated_errors():
+            return await write == 1
+    except ConcurrentModificationError:
+        return False
+
+
+class MongoOrderReader:
+    """Order reads, outside any transaction."""
+
+    def __init__(self, orders: AsyncCollection[Document]) -> None:
+        self._orders = orders
+
+    async def _fetch(self, query: Document, *, skip: int = 0, limit: int) -> list[Order]:
+        with translated_errors():
+            found = self._orders.find(query, sort=_NEWEST_FIRST, skip=skip, limit=limit)
+            return [_order_from_document(document) async for document in found]
+
+    async def get(self, order_id: UUID) -> Order | None:
+        """The order, or ``None``."""
+        with translated_errors():
+            document = await self._orders.find_one({"_id": order_id})
+        return None if document is None else _order_from_document(document)
+
+    async def count(self, order_filter: OrderFilter) -> int:
+        """How many orders match."""
+        with translated_errors():
+            return await self._orders.count_documents(_matching(order_filter))
+
+    async def list_by_offset(
+        self, order_filter: OrderFilter, *, offset: int, limit: int
+    ) -> list[Order]:
+        """Matches, newest first, from ``offset``."""
+        return await self._fetch(_matching(order_filter), skip=offset, limit=limit)
+
+    async def list_after(
+        self, order_filter: OrderFilter, *, after: Cursor | None, limit: int
+    ) -> list[Order]:
+        """Matches, newest first, strictly after ``after`` (keyset pagination)."""
+        query = _matching(order_filter)
+        if after is not None:
+            query |= _older_than(after)
+        return await self._fetch(query, limit=limit)
+
+
+class MongoOrderWriter:
+    """Order writes inside the unit of work's transaction."""
+
+    def __init__(self, orders: AsyncCollection[Document], session: AsyncClientSession) -> None:
+        self._orders = orders
+        self._session = session
+
+    async def add(self, order: Order) -> None:
+        """Insert a new order."""
+        with translated_errors():
+            await self._orders.insert_one(_order_document(order), session=self._session)
+
+    async def replace(self, order: Order, *, expected_version: int) -> bool:
+        """Compare-and-set on the version."""
+
+        async def write() -> int:
+            result = await self._orders.replace_one(
+                {"_id": order.id, "version": expected_version},
+                _order_document(order),
+                session=self._session,
+            )
+            return result.matched_count
+
+        return await _compare_and_set(write())
+
+    async def delete(self, order_id: UUID, *, expected_version: int) -> bool:
+        """Delete if still at ``expected_version``."""
+
+        async def write() -> int:
+            result = await self._orders.delete_one(
+                {"_id": order_id, "version": expected_version}, session=self._session
+            )
+            return result.deleted_count
+
+        return await _compare_and_set(write())
+
+
+class MongoIdempotencyStore:
+    """Idempotency keys held by an uncommitted write in the unit of work's transaction.
+
+    Claiming a key writes its document inside the transaction. MongoDB lets one
+    transaction at a time hold an uncommitted write to a document; another one
+    that writes it meanwhile fails at once with a write conflict, and that is
+    the in-flight signal. When the unit of work ends without commit its write
+    is rolled back, so an abandoned claim frees the key; a process that dies
+    mid-request frees it when the server aborts its transaction (at the latest
+    after ``transactionLifetimeLimitSeconds``, 60 s by default).
+    """
+
+    def __init__(self, keys: AsyncCollection[Document], session: AsyncClientSession) -> None:
+        self._keys = keys
+        self._session = session
+
+    async def claim(self, scope: str, key: str, now: datetime) -> StoredResult | None:
+        """Write the key's document (or fail at once) and return its unexpired result."""
+        try:
+            with translated_errors():
+                before = await self._keys.find_one_and_update(
+                    {"scope": scope, "key": key},
+                    {"$set": {"claimed_at": now}, "$setOnInsert": {"expires_at": now}},
+                    upsert=True,
+                    return_document=ReturnDocument.BEFORE,
+                    session=self._session,
+                )
+        except (ConcurrentModificationError, AlreadyExistsError) as error:
+            raise IdempotencyKeyInUseError from error
+        if before is None or "fingerprint" not in before or before["expires_at"] <= now:
+            return None
+        return StoredResult(fingerprint=before["fingerprint"], result=before["result"])
+
+    async def record(
+        self,
+        scope: str,
+        key: str,
+        *,
+        fingerprint: str,
+        result: dict[str, Any],
+        expires_at: datetime,
+    ) -> None:
+        """Store the outcome, replacing an expired one under the same key."""
+        outcome = {
+            "fingerprint": fingerprint,
+            "result": result,
+            "created_at": datetime.now(UTC),
+            "expires_at": expires_at,
+        }
+        with translated_errors():
+            await self._keys.update_one(
+                {"scope": scope, "key": key},
+                {"$set": outcome},
+                upsert=True,
+                session=self._session,
+            )
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete expired outcomes (and claims that never recorded one)."""
+        with translated_errors():
+            result = await self._keys.delete_many(
+                {"expires_at": {"$lte": now}}, session=self._session
+            )
+        return result.deleted_count
+
+
+class MongoUnitOfWork:
+    """One multi-document transaction on one session."""
+
+    def __init__(self, database: Database, session: AsyncClientSession) -> None:
+        self._session = session
+        self._orders = MongoOrderWriter(database[ORDERS], session)
+        self._idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_KEYS], session)
+
+    @property
+    def orders(self) -> MongoOrderWriter:
+        """Order writes in this transaction."""
+        return self._orders
+
+    @property
+    def idempotency(self) -> MongoIdempotencyStore:
+        """Idempotency keys in this transaction."""
+        return self._idempotency
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        with translated_errors():
+            await self._session.commit_transaction()
+
+
+class MongoStorage:
+    """The storage port on a pooled async client."""
+
+    def __init__(self, client: AsyncMongoClient[Document]) -> None:
+        self._client = client
+        self._database: Database = client.get_default_database()
+        self._orders = MongoOrderReader(self._database[ORDERS])
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """Build the client; connections open lazily, on first use."""
+        return cls(create_client(settings))
+
+    @property
+    def orders(self) -> MongoOrderReader:
+        """Reads outside any transaction."""
+        return self._orders
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[MongoUnitOfWork]:
+        """A transaction; leaving without commit aborts it."""
+        with translated_errors():
+            async with self._client.start_session() as session:
+                await session.start_transaction(
+                    read_concern=ReadConcern("snapshot"),
+                    write_concern=WriteConcern("majority"),
+                )
+                try:
+                    yield MongoUnitOfWork(self._database, session)
+                finally:
+                    if session.in_transaction:
+                        await session.abort_transaction()
+
+    async def ping(self) -> None:
+        """Round-trip a trivial command."""
+        with translated_errors():
+            await self._database.command("ping")
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self._client.close()

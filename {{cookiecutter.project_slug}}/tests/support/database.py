@@ -1,0 +1,27 @@
+"""What the shared database fixtures (in conftest.py) need from the chosen database's plugin."""
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+class DatabaseServer(Protocol):
+    """The server the tests make their databases on, and how to reach it through a proxy."""
+
+    @property
+    def invalid_settings(self) -> tuple[tuple[str, str], ...]:
+        """Database settings, as (variable, value), that the service must refuse."""
+        ...
+
+    def created_database(self) -> AbstractAsyncContextManager[Settings]:
+        """A new, empty database of its own, dropped on exit; its settings meanwhile."""
+        ...
+
+    def address(self, settings: Settings) -> tuple[str, int]:
+        """Host and port of the server ``settings`` point at."""
+        ...
+
+    def through(self, settings: Settings, port: int) -> Settings:
+        """``settings`` reaching the same database via 127.0.0.1:``port``, failing fast."""
+        ...
