@@ -81,6 +81,10 @@ Next steps:
 
 remove_unselected()
 generate_protobuf_modules()
+# The template is formatted for its default names; longer ones can push a line past
+# the limit or change the import order, which ruff puts right.
+optional("ruff (sort imports)", ["uvx", "ruff", "check", "--select", "I", "--fix", "-q"], 120)
+optional("ruff (format)", ["uvx", "ruff", "format", "-q"], 120)
 if not (PROJECT / ".git").exists():
     optional("git init", ["git", "init", "--quiet", "--initial-branch=main"], timeout=30)
 optional("uv lock", ["uv", "lock", "--quiet"], timeout=300)

@@ -94,9 +94,30 @@ def python_variants() -> list[Answers]:
     ]
 
 
+# Answers at the edge of what the rules accept: the longest slug and package name, and
+# text full of characters that TOML, JSON, Python and Markdown treat specially.
+EDGE_ANSWERS: Answers = {
+    "project_name": "Northwind Wholesale Order & Fulfilment Integration's API",
+    "project_slug": "northwind-wholesale-order-fulfilment-integration-x",
+    "package_name": "northwind_wholesale_order_fulfilment_integration_x",
+    "description": 'Keeps "orders" in step \\ with <ERP> & ünïcode \u2014 {not a template}.',
+    "author": "O'Brien & Søn",
+}
+
+
+def edge_variants() -> list[Answers]:
+    """The last choice of every question, with the edge answers."""
+    last = {question: choices[-1] for question, choices in choice_questions().items()}
+    return [last | EDGE_ANSWERS]
+
+
 def variant_id(answers: Mapping[str, str]) -> str:
     """A test id that ``pytest -k`` can select on, e.g. ``-k 'api:rest and queue:none'``."""
-    return "-".join(f"{key}:{value}" for key, value in answers.items())
+    shown = [*choice_questions(), "python_version"]
+    words = [f"{key}:{answers[key]}" for key in shown if key in answers]
+    if set(answers) - set(shown):
+        words.append("edge-answers")
+    return "-".join(words)
 
 
 def rendered_answers(extra_context: Mapping[str, str] | None = None) -> Answers:

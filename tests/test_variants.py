@@ -19,6 +19,8 @@ import pytest
 from template_repo import (
     REPO_ROOT,
     Cookies,
+    choice_questions,
+    edge_variants,
     manifest,
     python_variants,
     rendered_answers,
@@ -44,13 +46,14 @@ HARNESS_PREFIXES = ("PYTEST_", "COV_CORE_")
 
 def describe(answers: Mapping[str, str]) -> str:
     python = rendered_answers(answers)["python_version"]
-    choices = (f"{key}={value}" for key, value in answers.items() if key != "python_version")
-    return " ".join([*choices, f"python={python}"])
+    choices = [f"{key}={answers[key]}" for key in choice_questions()]
+    edge = ["(edge answers)"] if set(answers) - {*choice_questions(), "python_version"} else []
+    return " ".join([*choices, f"python={python}", *edge])
 
 
 VARIANT_PARAMS = [
     pytest.param(answers, id=variant_id(answers), marks=pytest.mark.variant(describe(answers)))
-    for answers in [*variants(), *python_variants()]
+    for answers in [*variants(), *python_variants(), *edge_variants()]
 ]
 
 

@@ -1,4 +1,4 @@
-"""The ``{{ cookiecutter.project_slug }}`` command: serve, migrate, and maintenance."""
+"""The command line: serve, migrate, and maintenance."""
 
 import argparse
 import asyncio
@@ -51,7 +51,7 @@ def serve(_: argparse.Namespace) -> int:
 
 def serve(_: argparse.Namespace) -> int:
     """Serve gRPC and the HTTP side port until SIGINT/SIGTERM, then drain in-flight calls."""
-    from {{ cookiecutter.package_name }}.api.grpc.server import serve as serve_grpc  # noqa: PLC0415
+    from {{ cookiecutter.package_name }}.api.grpc.server import serve as serve_grpc
 
     asyncio.run(serve_grpc(get_settings()))
     return 0
@@ -81,7 +81,7 @@ def migrate(arguments: argparse.Namespace) -> int:
 
 def openapi(arguments: argparse.Namespace) -> int:
     """Write the OpenAPI document the tests compare against the app."""
-    from {{ cookiecutter.package_name }}.api.rest.app import create_app  # noqa: PLC0415 - heavy
+    from {{ cookiecutter.package_name }}.api.rest.app import create_app
 
     document = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
     if arguments.output == "-":
@@ -95,7 +95,7 @@ def openapi(arguments: argparse.Namespace) -> int:
 
 def protos(arguments: argparse.Namespace) -> int:
     """Regenerate the protobuf modules and type stubs from the protos (needs the dev tools)."""
-    from {{ cookiecutter.package_name }}.api.grpc.codegen import generate  # noqa: PLC0415 - dev only
+    from {{ cookiecutter.package_name }}.api.grpc.codegen import generate
 
     for proto in generate(Path(arguments.proto_root), Path(arguments.output)):
         log.info("generated", proto=str(proto))

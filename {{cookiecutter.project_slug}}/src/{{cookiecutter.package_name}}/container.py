@@ -8,12 +8,10 @@ from datetime import timedelta
 from {{ cookiecutter.package_name }}.application.orders import OrderService
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.database == "mongo" %}
-from {{ cookiecutter.package_name }}.storage.mongo.migrator import MongoMigrator
 from {{ cookiecutter.package_name }}.storage.mongo.storage import MongoStorage
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import Migrator, Storage
 {%- if cookiecutter.database == "postgres" %}
-from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMigrator
 from {{ cookiecutter.package_name }}.storage.postgres.storage import PostgresStorage
 {%- endif %}
 
@@ -38,10 +36,18 @@ def open_storage(settings: Settings) -> Storage:
 
 @asynccontextmanager
 async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
-    """The schema migrator of the chosen database, closed on exit."""
+    """The schema migrator of the chosen database, closed on exit.
+
+    Imported on use: a serving process never migrates, so it need not load the
+    migration machinery.
+    """
 {%- if cookiecutter.database == "postgres" %}
+    from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMigrator
+
     migrator = PostgresMigrator.from_settings(settings)
 {%- elif cookiecutter.database == "mongo" %}
+    from {{ cookiecutter.package_name }}.storage.mongo.migrator import MongoMigrator
+
     migrator = MongoMigrator.from_settings(settings)
 {%- endif %}
     try:

@@ -47,5 +47,6 @@ def test_committed_modules_match_the_protos(tmp_path: Path) -> None:
     assert fresh, "no module was generated"
     assert committed == fresh, (
         "the committed protobuf modules differ from the protos: "
-        "run `uv run {{ cookiecutter.project_slug }} protos` and commit the result"
+        "run `uv run {{ cookiecutter.project_slug }} protos` "
+        "and commit the result"
     )

@@ -85,7 +85,8 @@ async def test_database_outage_is_unavailable_retried_and_recovers(
     proxied_server: tuple[RunningServer, aio.Channel, TcpProxy], customer_id: str
 ) -> None:
     server, channel, proxy = proxied_server
-    client = OrdersClient(channel)
+    # Room for the channel's four attempts, each waiting out the database's failure.
+    client = OrdersClient(channel, timeout=30.0)
     placed = await client.create_order(new_order(customer_id))
     side = httpx.ASGITransport(app=create_side_app(server.container.storage))
     before = handled("GetOrder", "UNAVAILABLE")

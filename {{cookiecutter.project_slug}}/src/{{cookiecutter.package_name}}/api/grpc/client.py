@@ -7,9 +7,8 @@
 - Every create carries an idempotency key, chosen once per order: the channel's
   retries resend it, so a retried create never places a second order.
 
-Try it against a running server::
-
-    uv run python -m {{ cookiecutter.package_name }}.api.grpc.client --target 127.0.0.1:50051
+Try it against a running server: run this module (``uv run python -m`` and its
+dotted name) with ``--target 127.0.0.1:50051``.
 """
 
 import argparse

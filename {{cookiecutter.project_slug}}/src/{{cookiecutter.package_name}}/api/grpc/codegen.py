@@ -1,7 +1,8 @@
 """Generate the Python modules and type stubs of the protos (a development tool).
 
-Run ``uv run {{ cookiecutter.project_slug }} protos`` after changing a ``.proto`` file and
-commit what it writes; a test fails when the committed modules drift from the protos.
+After changing a ``.proto`` file, run
+``uv run {{ cookiecutter.project_slug }} protos``
+and commit what it writes; a test fails when the committed modules drift from the protos.
 It needs the dev dependencies grpcio-tools and mypy-protobuf, pinned because the
 committed modules are their exact output. Runs as a script too (the template's
 bake uses it), so it imports nothing of the service.

@@ -1,1 +1,1 @@
-"""The ``{{ cookiecutter.package_name }}.orders.v1`` proto package (``orders_pb2``, ``orders_pb2_grpc``)."""
+"""Modules generated from the ``orders.v1`` protos (``orders_pb2``, ``orders_pb2_grpc``)."""
