@@ -119,17 +119,24 @@ def run_step(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) 
         )
 
 
+def project_files(project: Path) -> list[Path]:
+    """The files the project would commit: tool caches its .gitignore names are not ours."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=project,
+        capture_output=True,
+        check=True,
+    )
+    return sorted(project / name for name in listed.stdout.decode().split("\0") if name)
+
+
 def unrendered_leftovers(project: Path) -> list[str]:
     """Paths and file lines that still hold Jinja syntax."""
     found: list[str] = []
-    for path in sorted(project.rglob("*")):
+    for path in project_files(project):
         relative = path.relative_to(project)
-        if relative.parts[0] == ".git":
-            continue
         if UNRENDERED.search(str(relative).encode()):
             found.append(f"path {relative}")
-        if not path.is_file():
-            continue
         for number, line in enumerate(path.read_bytes().splitlines(), start=1):
             if UNRENDERED.search(line):
                 found.append(f"{relative}:{number}: {line.decode(errors='replace').strip()}")
