@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     database_max_overflow: int = Field(default=10, ge=0)
     database_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     database_pool_recycle_seconds: int = Field(default=1800, ge=-1)
-    database_pool_pre_ping: bool = True
+    database_pool_pre_ping: bool = False
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0)
     database_statement_timeout_ms: int = Field(default=10_000, ge=0)
 {%- elif cookiecutter.database == "mongo" %}
