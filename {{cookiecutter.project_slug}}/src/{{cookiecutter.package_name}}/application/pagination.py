@@ -10,6 +10,9 @@ from uuid import UUID
 
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:

@@ -11,6 +11,16 @@ from uuid import UUID, uuid4
 from {{ cookiecutter.package_name }}.domain.errors import InvalidStateTransitionError
 
 
+# What an order accepts, whichever transport it arrives by.
+MAX_LINES = 100
+MAX_QUANTITY = 10_000
+MAX_UNIT_PRICE_MINOR = 100_000_000
+MAX_CUSTOMER_ID_LENGTH = 64
+MAX_SKU_LENGTH = 64
+SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
+
+
 class OrderStatus(StrEnum):
     """Where an order is in its life."""
 

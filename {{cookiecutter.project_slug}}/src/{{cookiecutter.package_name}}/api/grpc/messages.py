@@ -9,20 +9,28 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ValidationFailedError
-from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges, OrderLine, OrderStatus
+from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from {{ cookiecutter.package_name }}.domain.orders import (
+    CURRENCY_PATTERN,
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+    MAX_UNIT_PRICE_MINOR,
+    SKU_PATTERN,
+    NewOrder,
+    Order,
+    OrderChanges,
+    OrderLine,
+    OrderStatus,
+)
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter
 
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
-MAX_LINES = 100
-MAX_QUANTITY = 10_000
-MAX_UNIT_PRICE_MINOR = 100_000_000
-MAX_CUSTOMER_ID_LENGTH = 64
 UPDATABLE_FIELDS = ("status", "lines")
 
-_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-_CURRENCY = re.compile(r"[A-Z]{3}")
+_SKU = re.compile(SKU_PATTERN)
+_CURRENCY = re.compile(CURRENCY_PATTERN)
 _STRONG_ETAG = re.compile(r'"v([1-9][0-9]{0,9})"')
 
 STATUS_TO_WIRE: dict[OrderStatus, orders_pb2.OrderStatus.ValueType] = {
@@ -94,9 +102,10 @@ def _lines(
     for index, line in enumerate(lines):
         path = f"{field}[{index}]"
         violations.check(
-            _SKU.fullmatch(line.sku) is not None,
+            len(line.sku) <= MAX_SKU_LENGTH and _SKU.fullmatch(line.sku) is not None,
             f"{path}.sku",
-            "Use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+            f"Use 1 to {MAX_SKU_LENGTH} letters, digits, '.', '_' or '-', starting with a"
+            " letter or digit.",
         )
         violations.check(
             1 <= line.quantity <= MAX_QUANTITY, f"{path}.quantity", f"Use 1 to {MAX_QUANTITY}."

@@ -10,8 +10,6 @@ from {{ cookiecutter.package_name }}.api.rest.dependencies import Orders
 from {{ cookiecutter.package_name }}.api.rest.errors import ERROR_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import etag, parse_idempotency_key, parse_if_match
 from {{ cookiecutter.package_name }}.api.rest.schemas import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
     CursorPagination,
     OffsetPagination,
     OrderCreate,
@@ -20,7 +18,11 @@ from {{ cookiecutter.package_name }}.api.rest.schemas import (
     OrderPatch,
 )
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey
-from {{ cookiecutter.package_name }}.application.pagination import Cursor
+from {{ cookiecutter.package_name }}.application.pagination import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    Cursor,
+)
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, OrderChanges, OrderStatus
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter

@@ -6,12 +6,20 @@ from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
+from {{ cookiecutter.package_name }}.domain.orders import (
+    CURRENCY_PATTERN,
+    MAX_CUSTOMER_ID_LENGTH,
+    MAX_LINES,
+    MAX_QUANTITY,
+    MAX_SKU_LENGTH,
+    MAX_UNIT_PRICE_MINOR,
+    SKU_PATTERN,
+    Order,
+    OrderLine,
+    OrderStatus,
+)
 
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
-
-Sku = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+Sku = Annotated[str, Field(min_length=1, max_length=MAX_SKU_LENGTH, pattern=SKU_PATTERN)]
 
 
 class _Strict(BaseModel):
@@ -22,8 +30,8 @@ class OrderLineIn(_Strict):
     """A line as a caller sends it."""
 
     sku: Sku
-    quantity: int = Field(ge=1, le=10_000)
-    unit_price_minor: int = Field(ge=0, le=100_000_000, description="Price in minor units.")
+    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    unit_price_minor: int = Field(ge=0, le=MAX_UNIT_PRICE_MINOR, description="Price in minor units.")
 
     def to_domain(self) -> OrderLine:
         """The domain value."""
@@ -33,16 +41,16 @@ class OrderLineIn(_Strict):
 class OrderCreate(_Strict):
     """Body of ``POST /v1/orders``."""
 
-    customer_id: str = Field(min_length=1, max_length=64)
-    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
-    lines: list[OrderLineIn] = Field(min_length=1, max_length=100)
+    customer_id: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
+    currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
+    lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
 
 
 class OrderPatch(_Strict):
     """Body of ``PATCH /v1/orders/{id}`` (JSON Merge Patch): send only what changes."""
 
     status: OrderStatus | None = None
-    lines: list[OrderLineIn] | None = Field(default=None, min_length=1, max_length=100)
+    lines: list[OrderLineIn] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
 
     @model_validator(mode="after")
     def _not_empty(self) -> Self:
