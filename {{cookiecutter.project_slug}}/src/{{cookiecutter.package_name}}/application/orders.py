@@ -109,6 +109,13 @@ class OrderService:
             items=items[:limit], limit=limit, next_cursor=Cursor(last.created_at, last.id)
         )
 
+    async def _current(self, order_id: UUID, if_versions: frozenset[int] | None) -> Order:
+        """The order as stored now, if it is at one of ``if_versions`` (any when ``None``)."""
+        current = await self.get(order_id)
+        if if_versions is not None and current.version not in if_versions:
+            raise StaleVersionError(current.version)
+        return current
+
     async def update(
         self,
         order_id: UUID,
@@ -123,9 +130,7 @@ class OrderService:
         the rules are checked again on the fresh state.
         """
         for _ in range(_UPDATE_ATTEMPTS):
-            current = await self.get(order_id)
-            if if_versions is not None and current.version not in if_versions:
-                raise StaleVersionError(current.version)
+            current = await self._current(order_id, if_versions)
             updated = current.apply(changes, self._clock())
             if updated is current:
                 return current
@@ -138,9 +143,7 @@ class OrderService:
     async def delete(self, order_id: UUID, *, if_versions: frozenset[int] | None = None) -> None:
         """Delete the order if it is at one of ``if_versions`` (any when ``None``)."""
         for _ in range(_UPDATE_ATTEMPTS):
-            current = await self.get(order_id)
-            if if_versions is not None and current.version not in if_versions:
-                raise StaleVersionError(current.version)
+            current = await self._current(order_id, if_versions)
             async with self._storage.unit_of_work() as uow:
                 if await uow.orders.delete(order_id, expected_version=current.version):
                     await uow.commit()

@@ -60,6 +60,10 @@ class OrderLine:
         """The line's total, in minor units."""
         return self.quantity * self.unit_price_minor
 
+    def snapshot(self) -> dict[str, Any]:
+        """The line as JSON-ready primitives; ``OrderLine(**snapshot)`` rebuilds it."""
+        return {"sku": self.sku, "quantity": self.quantity, "unit_price_minor": self.unit_price_minor}
+
 
 @dataclass(frozen=True, slots=True)
 class NewOrder:
@@ -149,10 +153,7 @@ class Order:
             "id": str(self.id),
             "customer_id": self.customer_id,
             "currency": self.currency,
-            "lines": [
-                {"sku": ln.sku, "quantity": ln.quantity, "unit_price_minor": ln.unit_price_minor}
-                for ln in self.lines
-            ],
+            "lines": [line.snapshot() for line in self.lines],
             "status": self.status.value,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),

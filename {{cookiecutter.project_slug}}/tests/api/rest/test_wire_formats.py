@@ -3,7 +3,8 @@
 import pytest
 
 from {{ cookiecutter.package_name }}.api.rest.errors import HTTP_STATUS, field_path
-from {{ cookiecutter.package_name }}.api.rest.headers import etag, parse_idempotency_key, parse_if_match
+from {{ cookiecutter.package_name }}.api.rest.headers import parse_idempotency_key, parse_if_match
+from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind
 
 

@@ -11,22 +11,11 @@ from collections.abc import Sequence
 
 from grpc_health.v1 import health, health_pb2
 
-from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.observability.health import database_ready
 from {{ cookiecutter.package_name }}.storage.port import Storage
 
-READINESS_TIMEOUT_SECONDS = 2.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-async def database_ready(storage: Storage) -> bool:
-    """Whether the database answers within the readiness timeout."""
-    try:
-        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
-            await storage.ping()
-    except (ServiceUnavailableError, TimeoutError):
-        return False
-    return True
 
 
 class HealthReporter:

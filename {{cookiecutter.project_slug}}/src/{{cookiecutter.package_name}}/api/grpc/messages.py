@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ValidationFailedError
+from {{ cookiecutter.package_name }}.application.etags import etag, version_of
 from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from {{ cookiecutter.package_name }}.domain.orders import (
     CURRENCY_PATTERN,
@@ -31,7 +32,6 @@ UPDATABLE_FIELDS = ("status", "lines")
 
 _SKU = re.compile(SKU_PATTERN)
 _CURRENCY = re.compile(CURRENCY_PATTERN)
-_STRONG_ETAG = re.compile(r'"v([1-9][0-9]{0,9})"')
 
 STATUS_TO_WIRE: dict[OrderStatus, orders_pb2.OrderStatus.ValueType] = {
     OrderStatus.PENDING: orders_pb2.ORDER_STATUS_PENDING,
@@ -42,17 +42,12 @@ STATUS_TO_WIRE: dict[OrderStatus, orders_pb2.OrderStatus.ValueType] = {
 STATUS_FROM_WIRE = {wire: status for status, wire in STATUS_TO_WIRE.items()}
 
 
-def etag(version: int) -> str:
-    """A strong entity tag for a version, quoted as RFC 9110 (and AIP-154) write it."""
-    return f'"v{version}"'
-
-
 def versions_matching(tag: str) -> frozenset[int] | None:
     """The versions an etag accepts: ``None`` (any) when empty; none for a foreign tag."""
     if not tag:
         return None
-    match = _STRONG_ETAG.fullmatch(tag.strip())
-    return frozenset({int(match.group(1))}) if match else frozenset()
+    version = version_of(tag)
+    return frozenset() if version is None else frozenset({version})
 
 
 def order_message(order: Order) -> orders_pb2.Order:

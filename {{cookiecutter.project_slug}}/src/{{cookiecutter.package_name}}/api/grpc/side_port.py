@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from {{ cookiecutter.package_name }}.api.grpc.health import database_ready
+from {{ cookiecutter.package_name }}.observability.health import database_ready
 from {{ cookiecutter.package_name }}.storage.port import Storage
 
 

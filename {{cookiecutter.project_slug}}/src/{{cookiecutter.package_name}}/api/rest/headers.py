@@ -2,16 +2,11 @@
 
 import re
 
+from {{ cookiecutter.package_name }}.application.etags import version_of
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
-_STRONG_ETAG = re.compile(r'"v([1-9][0-9]{0,9})"')
-
-
-def etag(version: int) -> str:
-    """A strong entity tag for a resource version."""
-    return f'"v{version}"'
 
 
 def parse_idempotency_key(raw: str | None) -> str | None:
@@ -40,9 +35,5 @@ def parse_if_match(raw: str | None) -> frozenset[int] | None:
     """
     if raw is None or raw.strip() == "*":
         return None
-    versions = set()
-    for tag in raw.split(","):
-        match = _STRONG_ETAG.fullmatch(tag.strip())
-        if match:
-            versions.add(int(match.group(1)))
-    return frozenset(versions)
+    versions = (version_of(tag) for tag in raw.split(","))
+    return frozenset(version for version in versions if version is not None)

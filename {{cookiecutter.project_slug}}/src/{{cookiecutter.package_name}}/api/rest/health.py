@@ -1,17 +1,13 @@
 """Probes: liveness says the process runs, readiness says it can serve."""
 
-import asyncio
-
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from {{ cookiecutter.package_name }}.api.rest.dependencies import Services
 from {{ cookiecutter.package_name }}.api.rest.schemas import Health
-from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.observability.health import database_ready
 
 router = APIRouter(tags=["health"])
-
-READINESS_TIMEOUT_SECONDS = 2.0
 
 
 @router.get("/healthz")
@@ -27,10 +23,7 @@ async def liveness() -> Health:
 )
 async def readiness(services: Services) -> JSONResponse:
     """Every dependency answers; take the instance out of rotation if this fails."""
-    try:
-        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
-            await services.storage.ping()
-    except (ServiceUnavailableError, TimeoutError):
-        body = Health(status="unavailable", checks={"database": "unavailable"})
-        return JSONResponse(body.model_dump(), status_code=503)
-    return JSONResponse(Health(status="ready", checks={"database": "ok"}).model_dump())
+    if await database_ready(services.storage):
+        return JSONResponse(Health(status="ready", checks={"database": "ok"}).model_dump())
+    body = Health(status="unavailable", checks={"database": "unavailable"})
+    return JSONResponse(body.model_dump(), status_code=503)

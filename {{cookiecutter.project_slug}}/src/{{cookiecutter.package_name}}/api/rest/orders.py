@@ -8,7 +8,7 @@ from starlette.datastructures import URL
 
 from {{ cookiecutter.package_name }}.api.rest.dependencies import Orders
 from {{ cookiecutter.package_name }}.api.rest.errors import ERROR_RESPONSES
-from {{ cookiecutter.package_name }}.api.rest.headers import etag, parse_idempotency_key, parse_if_match
+from {{ cookiecutter.package_name }}.api.rest.headers import parse_idempotency_key, parse_if_match
 from {{ cookiecutter.package_name }}.api.rest.schemas import (
     CursorPagination,
     OffsetPagination,
@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.api.rest.schemas import (
     OrderPage,
     OrderPatch,
 )
+from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey
 from {{ cookiecutter.package_name }}.application.pagination import (
     DEFAULT_PAGE_SIZE,

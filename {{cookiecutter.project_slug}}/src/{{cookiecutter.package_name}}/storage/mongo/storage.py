@@ -109,10 +109,7 @@ def _order_document(order: Order) -> Document:
         "customer_id": order.customer_id,
         "currency": order.currency,
         "status": order.status.value,
-        "lines": [
-            {"sku": ln.sku, "quantity": ln.quantity, "unit_price_minor": ln.unit_price_minor}
-            for ln in order.lines
-        ],
+        "lines": [line.snapshot() for line in order.lines],
         "total_minor": order.total_minor,
         "created_at": order.created_at,
         "updated_at": order.updated_at,
