@@ -32,10 +32,14 @@ def pinned_versions(pyproject: Path = PROJECT_PYPROJECT) -> dict[str, str]:
     return pins
 
 
+def with_generators() -> list[str]:
+    """uv's arguments that add the pinned generators to an environment."""
+    return [arg for name, pin in pinned_versions().items() for arg in ("--with", f"{name}=={pin}")]
+
+
 def install_hint() -> str:
     """The command that runs cookiecutter with the generators installed beside it."""
-    withs = " ".join(f"--with {name}=={pin}" for name, pin in pinned_versions().items())
-    return f"uvx {withs} cookiecutter <template> api=grpc ..."
+    return f"uvx {' '.join(with_generators())} cookiecutter <template> api=grpc ..."
 
 
 def problems() -> list[str]:
@@ -63,5 +67,4 @@ def generator_command(script: Path, python: str) -> list[str] | None:
     uv = shutil.which("uv")
     if uv is None:
         return None
-    withs = [arg for name, pin in pinned_versions().items() for arg in ("--with", f"{name}=={pin}")]
-    return [uv, "run", "--quiet", "--no-project", *withs, "python", str(script)]
+    return [uv, "run", "--quiet", "--no-project", *with_generators(), "python", str(script)]
