@@ -4,12 +4,37 @@ The post-generation hook deletes the paths of every unselected choice; the
 template's tests check the same table against every baked variant. A path is
 relative to the project root; ``{package}`` stands for the package name. A
 path listed under several choices of one question stays when any of them is
-selected.
+selected. A path that one answer keeps but that lies inside a folder another
+answer drops goes with that folder (the Postgres outbox migration of a Mongo
+service, say).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+
+# Every broker shares the outbox, the relay, the consumer and their tests.
+_EVENT_PATHS = (
+    "asyncapi.json",
+    "src/{package}/application/customer_activity.py",
+    "src/{package}/messaging",
+    "src/{package}/storage/mongo/events.py",
+    "src/{package}/storage/mongo/migrations/v0002_events.py",
+    "src/{package}/storage/postgres/events.py",
+    "src/{package}/storage/postgres/migrations/versions/v0002_events.py",
+    "tests/messaging",
+    "tests/support/broker.py",
+)
+
+
+def _broker(name: str) -> tuple[str, ...]:
+    return (
+        *_EVENT_PATHS,
+        f"src/{{package}}/messaging/{name}.py",
+        f"tests/fixtures/{name}.py",
+        f"tests/messaging/test_{name}.py",
+    )
+
 
 CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "api": {
@@ -39,6 +64,10 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         ),
     },
     "queue": {
+        "rabbitmq": _broker("rabbitmq"),
+        "kafka": _broker("kafka"),
+        "nats": _broker("nats"),
+        "redis": _broker("redis"),
         "none": (),
     },
     "auth": {
@@ -51,21 +80,28 @@ def _expand(paths: tuple[str, ...], package: str) -> set[str]:
     return {path.format(package=package) for path in paths}
 
 
-def selected_paths(answers: Mapping[str, str]) -> set[str]:
-    """Paths that the answers keep."""
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(f"{folder}/")
+
+
+def _partition(answers: Mapping[str, str]) -> tuple[set[str], set[str]]:
+    """(kept, dropped) paths for ``answers``."""
     package = answers["package_name"]
     kept: set[str] = set()
+    dropped: set[str] = set()
     for question, choices in CHOICE_PATHS.items():
-        kept |= _expand(choices[answers[question]], package)
-    return kept
+        for choice, paths in choices.items():
+            (kept if choice == answers[question] else dropped).update(_expand(paths, package))
+    dropped -= kept
+    kept = {path for path in kept if not any(_inside(path, folder) for folder in dropped)}
+    return kept, dropped
+
+
+def selected_paths(answers: Mapping[str, str]) -> set[str]:
+    """Paths that the answers keep."""
+    return _partition(answers)[0]
 
 
 def unselected_paths(answers: Mapping[str, str]) -> set[str]:
     """Paths that belong only to choices the answers did not pick."""
-    package = answers["package_name"]
-    dropped: set[str] = set()
-    for question, choices in CHOICE_PATHS.items():
-        for choice, paths in choices.items():
-            if choice != answers[question]:
-                dropped |= _expand(paths, package)
-    return dropped - selected_paths(answers)
+    return _partition(answers)[1]

@@ -1,8 +1,9 @@
 """Shared fixtures, whichever API and database the service uses.
 
 The plugin of the chosen database provides ``database_server`` (how to make a
-database on the test server and reach it through a proxy); every fixture and
-test below it is the same whichever database the service uses. The fixtures
+database on the test server and reach it through a proxy), and the plugin of
+the chosen broker, if any, ``broker_server``; every fixture and test below them
+is the same whichever database and broker the service uses. The fixtures
 of the API (an app and its client, or a server and its channel) live beside
 that API's tests.
 """
@@ -12,12 +13,24 @@ from uuid import uuid4
 
 import pytest
 
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.container import open_broker, open_migrator
+from {{ cookiecutter.package_name }}.messaging.port import Broker
+{%- else %}
 from {{ cookiecutter.package_name }}.container import open_migrator
+{%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.queue != "none" %}
+from tests.support.broker import BrokerServer
+{%- endif %}
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
 
+{%- if cookiecutter.queue == "none" %}
 pytest_plugins = ["tests.fixtures.{{ cookiecutter.database }}"]
+{%- else %}
+pytest_plugins = ["tests.fixtures.{{ cookiecutter.database }}", "tests.fixtures.{{ cookiecutter.queue }}"]
+{%- endif %}
 
 
 @pytest.fixture
@@ -55,3 +68,40 @@ def settings(database_settings: Settings) -> Settings:
 def customer_id() -> str:
     """A customer of this test alone, so listings are not disturbed by other tests."""
     return f"customer-{uuid4().hex[:12]}"
+{%- if cookiecutter.queue != "none" %}
+
+
+@pytest.fixture
+async def broker_settings(broker_server: BrokerServer, settings: Settings) -> AsyncIterator[Settings]:
+    """Settings for a broker namespace of this test alone, deleted after it.
+
+    Retries are quick and few here, and unsettled deliveries come back after
+    seconds, so that dead-lettering and crash recovery take a moment.
+    """
+    quick = settings.model_copy(
+        update={
+            "consumer_ack_timeout_seconds": 3.0,
+            "consumer_max_attempts": 3,
+            "consumer_retry_base_seconds": 0.05,
+            "consumer_retry_max_seconds": 0.2,
+        }
+    )
+    async with broker_server.isolated(quick) as isolated:
+        yield isolated
+
+
+@pytest.fixture
+async def broker(broker_settings: Settings) -> AsyncIterator[Broker]:
+    """The chosen broker's adapter on this test's namespace."""
+    async with open_broker(broker_settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def proxied_broker(
+    broker_server: BrokerServer, broker_settings: Settings
+) -> AsyncIterator[tuple[Settings, TcpProxy]]:
+    """Settings whose broker connections pass through a proxy the test controls."""
+    async with TcpProxy(*broker_server.address(broker_settings)) as proxy:
+        yield broker_server.through(broker_settings, proxy.port), proxy
+{%- endif %}

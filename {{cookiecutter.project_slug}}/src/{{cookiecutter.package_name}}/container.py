@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from {{ cookiecutter.package_name }}.application.orders import OrderService
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.messaging.port import Broker
+{%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.database == "mongo" %}
 from {{ cookiecutter.package_name }}.storage.mongo.storage import MongoStorage
@@ -56,6 +59,38 @@ async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
         await migrator.close()
 
 
+{%- if cookiecutter.queue != "none" %}
+@asynccontextmanager
+async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
+    """The broker adapter chosen for this service, closed on exit.
+
+    Opening connects nothing: the adapter connects on first use and again after
+    a failure, so a worker starts (and reports itself unready) while the broker is down.
+    """
+{%- if cookiecutter.queue == "rabbitmq" %}
+    from {{ cookiecutter.package_name }}.messaging.rabbitmq import RabbitMQBroker
+
+    broker: Broker = RabbitMQBroker.from_settings(settings)
+{%- elif cookiecutter.queue == "kafka" %}
+    from {{ cookiecutter.package_name }}.messaging.kafka import KafkaBroker
+
+    broker: Broker = KafkaBroker.from_settings(settings)
+{%- elif cookiecutter.queue == "nats" %}
+    from {{ cookiecutter.package_name }}.messaging.nats import NatsBroker
+
+    broker: Broker = NatsBroker.from_settings(settings)
+{%- elif cookiecutter.queue == "redis" %}
+    from {{ cookiecutter.package_name }}.messaging.redis import RedisBroker
+
+    broker: Broker = RedisBroker.from_settings(settings)
+{%- endif %}
+    try:
+        yield broker
+    finally:
+        await broker.close()
+
+
+{% endif -%}
 @asynccontextmanager
 async def build_container(settings: Settings) -> AsyncIterator[Container]:
     """Connect the adapters and the use cases; release everything on exit."""

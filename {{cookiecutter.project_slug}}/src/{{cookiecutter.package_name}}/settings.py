@@ -67,6 +67,30 @@ class Settings(BaseSettings):
 {%- endif %}
 
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
+{%- if cookiecutter.queue != "none" %}
+
+{%- if cookiecutter.queue == "rabbitmq" %}
+    broker_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+{%- elif cookiecutter.queue == "kafka" %}
+    broker_url: str = "kafka://127.0.0.1:9092"
+{%- elif cookiecutter.queue == "nats" %}
+    broker_url: str = "nats://127.0.0.1:4222"
+{%- elif cookiecutter.queue == "redis" %}
+    broker_url: str = "redis://127.0.0.1:6379/0"
+{%- endif %}
+    broker_connect_timeout_seconds: float = Field(default=5.0, gt=0)
+    events_namespace: str = Field(
+        default="{{ cookiecutter.package_name.replace('_', '-') }}", pattern=r"^[a-z][a-z0-9-]{0,63}$"
+    )
+    events_source: str = Field(default="/{{ cookiecutter.project_slug }}", min_length=1)
+    outbox_relay_batch_size: int = Field(default=100, ge=1, le=1000)
+    outbox_relay_idle_seconds: float = Field(default=0.5, gt=0)
+    outbox_relay_lease_seconds: float = Field(default=30.0, gt=0)
+    consumer_ack_timeout_seconds: float = Field(default=60.0, ge=1)
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
+    consumer_retry_max_seconds: float = Field(default=60.0, gt=0)
+{%- endif %}
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,0 +1,102 @@
+"""The messaging port: what the relay and the consumer need from a broker.
+
+Each adapter (one file per broker) declares its own topology from the events
+namespace, translates its client's failures into ``ServiceUnavailableError``,
+and keeps the guarantees written here; the contract tests hold every adapter
+to them against the real broker.
+"""
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One event on the wire: a structured-mode CloudEvent and its transport headers.
+
+    ``key`` is the ordering key (the order's id): messages with one key reach the
+    consumer in the order they were published.
+    """
+
+    id: str
+    type: str
+    key: str
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the consumer gave up on, why, and where it was read from."""
+
+    message: Message
+    error: str
+    origin: str
+    dead_lettered_at: datetime | None
+
+
+class Delivery(Protocol):
+    """A received message that the consumer must settle exactly once."""
+
+    @property
+    def message(self) -> Message:
+        """What was received."""
+        ...
+
+    @property
+    def attempt(self) -> int:
+        """1 on the first delivery; the broker's own count where it keeps one."""
+        ...
+
+    async def ack(self) -> None:
+        """Done: the broker forgets the message."""
+        ...
+
+    async def retry(self, delay: float) -> None:
+        """Deliver the message again, no sooner than ``delay`` seconds from now."""
+        ...
+
+    async def dead_letter(self, error: str) -> None:
+        """Move the message to the dead-letter destination (confirmed), then forget it."""
+        ...
+
+
+class Broker(Protocol):
+    """A connected broker, with this service's channel, consumer and dead letters declared."""
+
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Publish in order and return once the broker has confirmed every message.
+
+        Raises ``ServiceUnavailableError`` if any is not confirmed: the caller
+        keeps them and publishes again, so a message may arrive twice, never zero times.
+        """
+        ...
+
+    def deliveries(self) -> AsyncIterator[Delivery]:
+        """This service's consumer: messages one at a time, until the connection fails.
+
+        The consumer (queue, group, durable consumer) is declared when the adapter
+        first connects, so messages published since then wait for it. A message that
+        is neither acked nor retried nor dead-lettered (the process died) is delivered
+        again, to this or another consumer, after at most the ack timeout.
+        Raises ``ServiceUnavailableError`` when the broker goes away; call again later.
+        """
+        ...
+
+    async def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """Up to ``limit`` dead letters, oldest first, left where they are."""
+        ...
+
+    async def replay_dead_letters(self, limit: int) -> int:
+        """Publish up to ``limit`` dead letters to the channel again (oldest first); how many."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise ``ServiceUnavailableError`` unless the broker answers."""
+        ...
+
+    async def close(self) -> None:
+        """Release every connection."""
+        ...

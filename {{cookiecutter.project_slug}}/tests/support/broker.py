@@ -1,0 +1,25 @@
+"""What the shared broker fixtures (in conftest.py) need from the chosen broker's plugin."""
+
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
+
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+class BrokerServer(Protocol):
+    """The broker the tests declare their namespaces on, and how to reach it through a proxy."""
+
+    def isolated(self, settings: Settings) -> AbstractAsyncContextManager[Settings]:
+        """``settings`` on a namespace (and vhost, where the broker has them) of one test.
+
+        Everything the service declares there is deleted on exit.
+        """
+        ...
+
+    def address(self, settings: Settings) -> tuple[str, int]:
+        """Host and port of the broker ``settings`` point at."""
+        ...
+
+    def through(self, settings: Settings, port: int) -> Settings:
+        """``settings`` reaching the same broker via 127.0.0.1:``port``, failing fast."""
+        ...
