@@ -28,6 +28,19 @@ class Message:
 
 
 @dataclass(frozen=True, slots=True)
+class Topology:
+    """The names this service declares on its broker, all derived from the events namespace.
+
+    Each adapter module provides ``topology(namespace) -> Topology``; the AsyncAPI
+    document and the operators' runbooks read the same names.
+    """
+
+    events: str
+    consumer: str
+    dead_letters: str
+
+
+@dataclass(frozen=True, slots=True)
 class DeadLetter:
     """A message the consumer gave up on, why, and where it was read from."""
 
