@@ -17,12 +17,16 @@ from collections.abc import Mapping
 _EVENT_PATHS = (
     "asyncapi.json",
     "src/{package}/application/customer_activity.py",
+    "src/{package}/domain/events.py",
     "src/{package}/messaging",
+    "src/{package}/observability/probes.py",
+    "src/{package}/observability/tracing.py",
     "src/{package}/storage/mongo/events.py",
     "src/{package}/storage/mongo/migrations/v0002_events.py",
     "src/{package}/storage/postgres/events.py",
     "src/{package}/storage/postgres/migrations/versions/v0002_events.py",
     "tests/messaging",
+    "tests/storage/test_events.py",
     "tests/support/broker.py",
 )
 
@@ -47,6 +51,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "buf.yaml",
             "proto",
             "src/{package}/api/grpc",
+            "src/{package}/observability/probes.py",
             "src/{package}/orders",
             "tests/api/grpc",
         ),

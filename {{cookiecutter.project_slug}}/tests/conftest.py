@@ -50,6 +50,15 @@ async def database_settings(database_server: DatabaseServer) -> AsyncIterator[Se
 
 
 @pytest.fixture
+async def fresh_database_settings(database_server: DatabaseServer) -> AsyncIterator[Settings]:
+    """Settings for a migrated database of this test alone (for tests that count rows)."""
+    async with database_server.created_database() as settings:
+        async with open_migrator(settings) as migrator:
+            await migrator.upgrade("head")
+        yield settings
+
+
+@pytest.fixture
 async def proxied_database(
     database_server: DatabaseServer, database_settings: Settings
 ) -> AsyncIterator[tuple[Settings, TcpProxy]]:

@@ -1,8 +1,8 @@
-"""The command line: serve, migrate, and maintenance."""
+"""The command line: serve, migrate, {% if cookiecutter.queue != "none" %}relay, consume, {% endif %}and maintenance."""
 
 import argparse
 import asyncio
-{%- if cookiecutter.api == "rest" %}
+{%- if cookiecutter.api == "rest" or cookiecutter.queue != "none" %}
 import json
 {%- endif %}
 import sys
@@ -15,12 +15,20 @@ import uvicorn
 {%- endif %}
 from pydantic import ValidationError
 
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.container import build_container, open_broker, open_migrator
+{%- else %}
 from {{ cookiecutter.package_name }}.container import build_container, open_migrator
+{%- endif %}
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import get_settings
 
 log = structlog.get_logger(__name__)
+{%- if cookiecutter.queue != "none" %}
+
+ASYNCAPI_PATH = Path("asyncapi.json")
+{%- endif %}
 {%- if cookiecutter.api == "rest" %}
 
 OPENAPI_PATH = Path("openapi.json")
@@ -115,6 +123,64 @@ def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
     return asyncio.run(_purge(arguments))
 
 
+{%- if cookiecutter.queue != "none" %}
+
+
+def relay(_: argparse.Namespace) -> int:
+    """Publish the outbox to the broker until SIGINT/SIGTERM."""
+    from {{ cookiecutter.package_name }}.messaging.workers import run_relay
+
+    asyncio.run(run_relay(get_settings()))
+    return 0
+
+
+def consume(_: argparse.Namespace) -> int:
+    """Consume order events until SIGINT/SIGTERM."""
+    from {{ cookiecutter.package_name }}.messaging.workers import run_consumer
+
+    asyncio.run(run_consumer(get_settings()))
+    return 0
+
+
+async def _dead_letters(arguments: argparse.Namespace) -> int:
+    async with open_broker(get_settings()) as broker:
+        if arguments.action == "replay":
+            replayed = await broker.replay_dead_letters(arguments.limit)
+            log.info("dead_letters_replayed", count=replayed)
+            return 0
+        for letter in await broker.dead_letters(arguments.limit):
+            record = {
+                "id": letter.message.id,
+                "type": letter.message.type,
+                "key": letter.message.key,
+                "error": letter.error,
+                "origin": letter.origin,
+                "dead_lettered_at": (
+                    letter.dead_lettered_at.isoformat() if letter.dead_lettered_at else None
+                ),
+            }
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return 0
+
+
+def dead_letters(arguments: argparse.Namespace) -> int:
+    """List the dead letters, or publish them to the events channel again."""
+    return asyncio.run(_dead_letters(arguments))
+
+
+def asyncapi(arguments: argparse.Namespace) -> int:
+    """Write the AsyncAPI document the tests compare against the code."""
+    from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
+
+    document = json.dumps(documented(), indent=2, ensure_ascii=False) + "\n"
+    if arguments.output == "-":
+        sys.stdout.write(document)
+    else:
+        Path(arguments.output).write_text(document, encoding="utf-8")
+    return 0
+{%- endif %}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +222,25 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "purge-idempotency-keys", help="delete expired idempotency keys"
     ).set_defaults(handler=purge_idempotency_keys)
+{%- if cookiecutter.queue != "none" %}
+
+    commands.add_parser("relay", help="publish the outbox to the broker").set_defaults(
+        handler=relay
+    )
+    commands.add_parser("consume", help="consume order events").set_defaults(handler=consume)
+    letters = commands.add_parser("dead-letters", help="inspect or replay dead letters")
+    letters.set_defaults(handler=dead_letters)
+    letter_actions = letters.add_subparsers(dest="action", required=True)
+    listing = letter_actions.add_parser("list", help="print dead letters as JSON lines")
+    listing.add_argument("--limit", type=int, default=20)
+    replaying = letter_actions.add_parser("replay", help="publish dead letters again")
+    replaying.add_argument("--limit", type=int, default=100)
+    asyncapi_parser = commands.add_parser("asyncapi", help="write the AsyncAPI document")
+    asyncapi_parser.add_argument(
+        "--output", default=str(ASYNCAPI_PATH), help="path, or - for stdout"
+    )
+    asyncapi_parser.set_defaults(handler=asyncapi)
+{%- endif %}
     return parser
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from {{ cookiecutter.package_name }}.application.orders import OrderService
 {%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.messaging.port import Broker
+from {{ cookiecutter.package_name }}.messaging.port import Broker, Topology
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.database == "mongo" %}
@@ -88,6 +88,21 @@ async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
         yield broker
     finally:
         await broker.close()
+
+
+def broker_topology(namespace: str) -> Topology:
+    """The names the chosen broker adapter declares for ``namespace``."""
+{%- if cookiecutter.queue == "rabbitmq" %}
+    from {{ cookiecutter.package_name }}.messaging.rabbitmq import topology
+{%- elif cookiecutter.queue == "kafka" %}
+    from {{ cookiecutter.package_name }}.messaging.kafka import topology
+{%- elif cookiecutter.queue == "nats" %}
+    from {{ cookiecutter.package_name }}.messaging.nats import topology
+{%- elif cookiecutter.queue == "redis" %}
+    from {{ cookiecutter.package_name }}.messaging.redis import topology
+{%- endif %}
+
+    return topology(namespace)
 
 
 {% endif -%}

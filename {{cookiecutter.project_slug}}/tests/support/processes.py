@@ -43,9 +43,14 @@ def environment_of(settings: Settings) -> dict[str, str]:
 
 def start_serving(settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
     """``<package> serve`` with ``settings``, logging JSON to its stdout."""
+    return start_command("serve", settings, **environment)
+
+
+def start_command(command: str, settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
+    """``<package> <command>`` with ``settings``, logging JSON to its stdout."""
     env = os.environ | environment_of(settings) | {"LOG_FORMAT": "json", **environment}
     return subprocess.Popen(
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "serve"],
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", command],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

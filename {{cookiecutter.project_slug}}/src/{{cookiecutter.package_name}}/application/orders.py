@@ -1,4 +1,10 @@
-"""The orders use cases, written once for every transport and database."""
+"""The orders use cases, written once for every transport and database.
+{%- if cookiecutter.queue != "none" %}
+
+Every change writes its event to the outbox in the same unit of work, so an
+event is published if and only if the change was committed.
+{%- endif %}
+"""
 
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +18,13 @@ from {{ cookiecutter.package_name }}.domain.errors import (
     NotFoundError,
     StaleVersionError,
 )
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.domain.events import OrderEvent
+{%- endif %}
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.observability.tracing import trace_headers
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Storage
 
 CREATE_OPERATION = "orders.create"
@@ -78,6 +90,9 @@ class OrderService:
                     expires_at=now + self._idempotency_ttl,
                 )
             await uow.orders.add(order)
+{%- if cookiecutter.queue != "none" %}
+            await uow.outbox.add(OrderEvent.created(order), trace_headers())
+{%- endif %}
             await uow.commit()
         return Created(order, replayed=False)
 
@@ -136,6 +151,9 @@ class OrderService:
                 return current
             async with self._storage.unit_of_work() as uow:
                 if await uow.orders.replace(updated, expected_version=current.version):
+{%- if cookiecutter.queue != "none" %}
+                    await uow.outbox.add(OrderEvent.updated(updated), trace_headers())
+{%- endif %}
                     await uow.commit()
                     return updated
         raise ConcurrentModificationError
@@ -146,6 +164,9 @@ class OrderService:
             current = await self._current(order_id, if_versions)
             async with self._storage.unit_of_work() as uow:
                 if await uow.orders.delete(order_id, expected_version=current.version):
+{%- if cookiecutter.queue != "none" %}
+                    await uow.outbox.add(OrderEvent.deleted(current, self._clock()), trace_headers())
+{%- endif %}
                     await uow.commit()
                     return
         raise ConcurrentModificationError

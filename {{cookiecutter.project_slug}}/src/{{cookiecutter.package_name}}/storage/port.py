@@ -4,14 +4,19 @@ Adapters implement these protocols and translate their driver's failures into
 the service's error taxonomy (a lost connection is ``ServiceUnavailableError``,
 a unique-key clash is ``AlreadyExistsError``), so callers never see a driver.
 """
-
+{% if cookiecutter.queue != "none" %}
+from collections.abc import Mapping, Sequence
+{%- endif %}
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime{% if cookiecutter.queue != "none" %}, timedelta{% endif %}
 from typing import Any, Protocol
 from uuid import UUID
 
 from {{ cookiecutter.package_name }}.application.pagination import Cursor
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.domain.events import OrderEvent
+{%- endif %}
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderStatus
 
 
@@ -29,6 +34,34 @@ class StoredResult:
 
     fingerprint: str
     result: dict[str, Any]
+{%- if cookiecutter.queue != "none" %}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """An outbox row a relay has claimed: the event and the trace it was recorded in."""
+
+    event: OrderEvent
+    trace_context: dict[str, str]
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    """How far the relay is behind: unpublished events and the age of the oldest."""
+
+    pending: int
+    oldest_age_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerActivity:
+    """What the event consumer keeps per customer (the effect the inbox guards)."""
+
+    customer_id: str
+    orders_placed: int
+    last_order_at: datetime
+{%- endif %}
 
 
 class OrderReader(Protocol):
@@ -96,6 +129,74 @@ class IdempotencyStore(Protocol):
     async def purge_expired(self, now: datetime) -> int:
         """Delete outcomes that expired before ``now``; return how many."""
         ...
+{%- if cookiecutter.queue != "none" %}
+
+
+class Outbox(Protocol):
+    """Events written in the same transaction as the change they describe."""
+
+    async def add(self, event: OrderEvent, trace_context: Mapping[str, str]) -> None:
+        """Record ``event`` for the relay; it is published only if the unit of work commits."""
+        ...
+
+
+class OutboxRelayStore(Protocol):
+    """The relay's side of the outbox: claim, then complete or release.
+
+    Claims are leases: a relay that dies holding rows loses them when the lease
+    ends, and another relay publishes them (consumers absorb the duplicate).
+    """
+
+    async def claim(
+        self, owner: str, *, limit: int, lease: timedelta, now: datetime
+    ) -> list[PendingEvent]:
+        """Lease up to ``limit`` unpublished events to ``owner``, oldest first.
+
+        Only the oldest unpublished event of each order is claimable, so that two
+        relays never publish one order's events out of order.
+        """
+        ...
+
+    async def complete(self, owner: str, event_ids: Sequence[UUID]) -> int:
+        """Forget published events that ``owner`` still holds; return how many."""
+        ...
+
+    async def release(self, owner: str, event_ids: Sequence[UUID]) -> None:
+        """Give back events ``owner`` could not publish, for the next claim."""
+        ...
+
+    async def backlog(self, now: datetime) -> OutboxBacklog:
+        """Unpublished events and how old the oldest is."""
+        ...
+
+
+class Inbox(Protocol):
+    """Events a consumer has handled, recorded with the effect they had."""
+
+    async def record(self, consumer: str, event_id: UUID, now: datetime) -> bool:
+        """Mark ``event_id`` handled by ``consumer``; ``False`` if it already was."""
+        ...
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Forget events handled before ``cutoff``; return how many."""
+        ...
+
+
+class CustomerActivityWriter(Protocol):
+    """The consumer's effect: a per-customer tally of placed orders."""
+
+    async def order_placed(self, customer_id: str, at: datetime) -> None:
+        """Count one more order for ``customer_id``."""
+        ...
+
+
+class CustomerActivityReader(Protocol):
+    """Reads of the consumer's tally."""
+
+    async def get(self, customer_id: str) -> CustomerActivity | None:
+        """The customer's tally, or ``None`` before their first order event."""
+        ...
+{%- endif %}
 
 
 class UnitOfWork(Protocol):
@@ -110,6 +211,23 @@ class UnitOfWork(Protocol):
     def idempotency(self) -> IdempotencyStore:
         """Idempotency keys in this transaction."""
         ...
+{%- if cookiecutter.queue != "none" %}
+
+    @property
+    def outbox(self) -> Outbox:
+        """Events to publish if this transaction commits."""
+        ...
+
+    @property
+    def inbox(self) -> Inbox:
+        """Events handled in this transaction."""
+        ...
+
+    @property
+    def customer_activity(self) -> CustomerActivityWriter:
+        """The consumer's tally, in this transaction."""
+        ...
+{%- endif %}
 
     async def commit(self) -> None:
         """Make every write of this unit durable at once."""
@@ -123,6 +241,18 @@ class Storage(Protocol):
     def orders(self) -> OrderReader:
         """Reads outside any transaction."""
         ...
+{%- if cookiecutter.queue != "none" %}
+
+    @property
+    def outbox(self) -> OutboxRelayStore:
+        """The relay's claims on the outbox."""
+        ...
+
+    @property
+    def customer_activity(self) -> CustomerActivityReader:
+        """The consumer's tally, outside any transaction."""
+        ...
+{%- endif %}
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         """Open a transaction; leaving without commit rolls it back."""

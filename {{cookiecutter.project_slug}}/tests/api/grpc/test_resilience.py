@@ -13,8 +13,12 @@ from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client import REGISTRY
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
-from {{ cookiecutter.package_name }}.api.grpc.server import ORDERS_SERVICE, RunningServer, running_server
-from {{ cookiecutter.package_name }}.api.grpc.side_port import create_side_app
+from {{ cookiecutter.package_name }}.api.grpc.server import (
+    ORDERS_SERVICE,
+    RunningServer,
+    probe_app,
+    running_server,
+)
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.api.grpc.calls import details_of, new_order, server_settings
 from tests.support.tcp_proxy import TcpProxy
@@ -57,7 +61,7 @@ async def test_health_serves_the_server_and_each_service(channel: aio.Channel) -
 async def test_side_port_probes_and_metrics(server: RunningServer, client: OrdersClient) -> None:
     with pytest.raises(aio.AioRpcError):
         await client.get_order(str(uuid4()))
-    transport = httpx.ASGITransport(app=create_side_app(server.container.storage))
+    transport = httpx.ASGITransport(app=probe_app(server.container))
     async with httpx.AsyncClient(transport=transport, base_url="http://side") as http:
         live, ready, metrics = [await http.get(p) for p in ("/healthz", "/readyz", "/metrics")]
 
@@ -88,7 +92,7 @@ async def test_database_outage_is_unavailable_retried_and_recovers(
     # Room for the channel's four attempts, each waiting out the database's failure.
     client = OrdersClient(channel, timeout=30.0)
     placed = await client.create_order(new_order(customer_id))
-    side = httpx.ASGITransport(app=create_side_app(server.container.storage))
+    side = httpx.ASGITransport(app=probe_app(server.container))
     before = handled("GetOrder", "UNAVAILABLE")
 
     proxy.cut()

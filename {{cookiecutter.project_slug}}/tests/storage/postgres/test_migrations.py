@@ -15,6 +15,9 @@ from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMi
 from {{ cookiecutter.package_name }}.storage.postgres.schema import metadata
 from {{ cookiecutter.package_name }}.storage.postgres.storage import async_url
 
+HEAD = "{% if cookiecutter.queue == "none" %}0001{% else %}0002{% endif %}"
+TABLES = {"orders", "idempotency_keys"{% if cookiecutter.queue != "none" %}, "outbox", "processed_events", "customer_activity"{% endif %}}
+
 
 @pytest.fixture
 async def migrator(empty_database_settings: Settings) -> AsyncIterator[PostgresMigrator]:
@@ -51,15 +54,15 @@ async def test_upgrade_downgrade_upgrade(
     migrator: PostgresMigrator, empty_database_settings: Settings
 ) -> None:
     await migrator.upgrade("head")
-    assert await migrator.current() == "0001"
-    assert {"orders", "idempotency_keys"} <= await tables(empty_database_settings)
+    assert await migrator.current() == HEAD
+    assert TABLES <= await tables(empty_database_settings)
 
     await migrator.downgrade("base")
     assert await migrator.current() is None
     assert await tables(empty_database_settings) == {"alembic_version"}
 
     await migrator.upgrade("head")
-    assert await migrator.current() == "0001"
+    assert await migrator.current() == HEAD
 
 
 async def test_migrations_match_the_declared_schema(

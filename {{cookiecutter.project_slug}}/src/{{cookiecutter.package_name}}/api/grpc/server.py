@@ -5,17 +5,20 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import structlog
 from grpc import aio
 from grpc_health.v1 import health, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from starlette.applications import Starlette
 
 from {{ cookiecutter.package_name }}.api.grpc.health import HealthReporter
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import RequestContextInterceptor
 from {{ cookiecutter.package_name }}.api.grpc.orders import OrdersServicer
-from {{ cookiecutter.package_name }}.api.grpc.side_port import create_side_app, serve_side_port
 from {{ cookiecutter.package_name }}.container import Container, build_container
+from {{ cookiecutter.package_name }}.observability.health import database_ready
+from {{ cookiecutter.package_name }}.observability.probes import create_probe_app, serve_probes
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2, orders_pb2_grpc
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -69,6 +72,11 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
             await server.stop(settings.grpc_graceful_shutdown_seconds)
 
 
+def probe_app(container: Container) -> Starlette:
+    """The HTTP side port: probes and metrics, for tools that do not speak gRPC."""
+    return create_probe_app({"database": partial(database_ready, container.storage)})
+
+
 async def serve(settings: Settings) -> None:
     """Serve gRPC and the HTTP side port until SIGINT or SIGTERM, then drain and stop."""
     stop = asyncio.Event()
@@ -78,8 +86,8 @@ async def serve(settings: Settings) -> None:
     side_stop = asyncio.Event()
     async with running_server(settings) as running:
         side = asyncio.create_task(
-            serve_side_port(
-                create_side_app(running.container.storage),
+            serve_probes(
+                probe_app(running.container),
                 settings.http_host,
                 settings.http_port,
                 side_stop.wait,

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.storage.postgres.storage import async_url, translated_errors
+from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
+from {{ cookiecutter.package_name }}.storage.postgres.storage import async_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATION_LOCK = 0x6D6967726174  # "migrat": any constant shared by every instance

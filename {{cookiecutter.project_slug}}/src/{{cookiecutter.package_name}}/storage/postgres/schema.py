@@ -5,6 +5,9 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+{%- if cookiecutter.queue != "none" %}
+    Identity,
+{%- endif %}
     Index,
     Integer,
     MetaData,
@@ -56,3 +59,46 @@ idempotency_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+{%- if cookiecutter.queue != "none" %}
+
+# Events waiting for the relay, written in the transaction of the change they describe.
+# ``position`` is the commit-independent write order; a relay claims a row by leasing it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("position", BigInteger, Identity(always=True), nullable=False),
+    Column("aggregate_id", Uuid, nullable=False),
+    Column("aggregate_version", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("trace_context", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Index("ix_outbox_position", "position"),
+    Index(
+        "ix_outbox_aggregate_id_aggregate_version", "aggregate_id", "aggregate_version", unique=True
+    ),
+)
+
+# The inbox: events each consumer has handled, kept for the redelivery window and beyond.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_processed_events_processed_at", "processed_at"),
+)
+
+# The example consumer's effect: orders placed per customer.
+customer_activity = Table(
+    "customer_activity",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("orders_placed", Integer, nullable=False),
+    Column("last_order_at", DateTime(timezone=True), nullable=False),
+)
+{%- endif %}

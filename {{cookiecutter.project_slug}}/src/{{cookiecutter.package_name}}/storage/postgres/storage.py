@@ -40,14 +40,17 @@ from {{ cookiecutter.package_name }}.domain.errors import (
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
+from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.storage.postgres.events import (
+    PostgresCustomerActivityReader,
+    PostgresCustomerActivityWriter,
+    PostgresInbox,
+    PostgresOutbox,
+    PostgresOutboxRelayStore,
+)
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.postgres.schema import idempotency_keys, orders
-
-_UNIQUE_VIOLATION = "23505"
-# SQLSTATE classes that mean "the server or the connection failed", not "your SQL is wrong":
-# 08 connection exception, 53 insufficient resources, 57 operator intervention (incl.
-# statement timeout and admin shutdown), 58 system error.
-_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
-
 
 def async_url(settings: Settings) -> str:
     """The SQLAlchemy URL for asyncpg, from a plain ``postgresql://`` DSN."""
@@ -73,38 +76,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
             },
         },
     )
-
-
-def _sqlstate(error: DBAPIError) -> str:
-    original = error.orig
-    return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
-
-
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """Turn driver failures into the service's errors."""
-    try:
-        yield
-    except IntegrityError as error:
-        if _sqlstate(error) == _UNIQUE_VIOLATION:
-            raise AlreadyExistsError("A record with the same key already exists.") from error
-        raise
-    except DBAPIError as error:
-        if (
-            error.connection_invalidated
-            or isinstance(error, OperationalError | InterfaceError)
-            or _sqlstate(error).startswith(_UNAVAILABLE_CLASSES)
-        ):
-            raise ServiceUnavailableError("database") from error
-        raise
-    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
-        raise ServiceUnavailableError("database") from error
-    except asyncpg.PostgresError as error:
-        if str(error.sqlstate).startswith(_UNAVAILABLE_CLASSES):
-            raise ServiceUnavailableError("database") from error
-        raise
-    except (PoolTimeoutError, OSError, TimeoutError) as error:
-        raise ServiceUnavailableError("database") from error
 
 
 def _order_from_row(row: RowMapping | asyncpg.Record) -> Order:
@@ -301,6 +272,11 @@ class PostgresUnitOfWork:
         self._connection = connection
         self._orders = PostgresOrderWriter(connection)
         self._idempotency = PostgresIdempotencyStore(connection)
+{%- if cookiecutter.queue != "none" %}
+        self._outbox = PostgresOutbox(connection)
+        self._inbox = PostgresInbox(connection)
+        self._customer_activity = PostgresCustomerActivityWriter(connection)
+{%- endif %}
 
     @property
     def orders(self) -> PostgresOrderWriter:
@@ -311,6 +287,23 @@ class PostgresUnitOfWork:
     def idempotency(self) -> PostgresIdempotencyStore:
         """Idempotency keys in this transaction."""
         return self._idempotency
+{%- if cookiecutter.queue != "none" %}
+
+    @property
+    def outbox(self) -> PostgresOutbox:
+        """Events to publish if this transaction commits."""
+        return self._outbox
+
+    @property
+    def inbox(self) -> PostgresInbox:
+        """Events handled in this transaction."""
+        return self._inbox
+
+    @property
+    def customer_activity(self) -> PostgresCustomerActivityWriter:
+        """The consumer's tally, in this transaction."""
+        return self._customer_activity
+{%- endif %}
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -324,6 +317,10 @@ class PostgresStorage:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._orders = PostgresOrderReader(engine)
+{%- if cookiecutter.queue != "none" %}
+        self._outbox = PostgresOutboxRelayStore(engine)
+        self._customer_activity = PostgresCustomerActivityReader(engine)
+{%- endif %}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -334,6 +331,18 @@ class PostgresStorage:
     def orders(self) -> PostgresOrderReader:
         """Reads outside any transaction."""
         return self._orders
+{%- if cookiecutter.queue != "none" %}
+
+    @property
+    def outbox(self) -> PostgresOutboxRelayStore:
+        """The relay's claims on the outbox."""
+        return self._outbox
+
+    @property
+    def customer_activity(self) -> PostgresCustomerActivityReader:
+        """The consumer's tally, outside any transaction."""
+        return self._customer_activity
+{%- endif %}
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:

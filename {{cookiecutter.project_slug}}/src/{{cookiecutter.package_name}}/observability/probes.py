@@ -1,11 +1,13 @@
-"""The HTTP side port: what a gRPC deployment still needs over plain HTTP.
+"""Probes and metrics over HTTP, for processes whose own work is not HTTP.
 
-``/metrics`` for Prometheus, ``/healthz`` and ``/readyz`` for probes that do not
-speak gRPC. It carries no API: the orders are served over gRPC only.
+A gRPC server, the outbox relay and the event consumer each serve ``/healthz``
+(the process answers), ``/readyz`` (every dependency answers; else 503, so the
+instance leaves the rotation) and ``/metrics`` for Prometheus. No API here.
 """
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config
@@ -15,23 +17,23 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from {{ cookiecutter.package_name }}.observability.health import database_ready
-from {{ cookiecutter.package_name }}.storage.port import Storage
+Check = Callable[[], Awaitable[bool]]
 
 
-def create_side_app(storage: Storage) -> Starlette:
-    """The side port's routes."""
+def create_probe_app(checks: Mapping[str, Check]) -> Starlette:
+    """The probe routes; ``checks`` name each dependency readiness waits for."""
 
     async def liveness(_: Request) -> JSONResponse:
         """The process answers; checks no dependency, on purpose."""
         return JSONResponse({"status": "ok", "checks": {}})
 
     async def readiness(_: Request) -> JSONResponse:
-        """The database answers; else 503, so the instance leaves the rotation."""
-        if await database_ready(storage):
-            return JSONResponse({"status": "ready", "checks": {"database": "ok"}})
-        body = {"status": "unavailable", "checks": {"database": "unavailable"}}
-        return JSONResponse(body, status_code=503)
+        """Every check passes; else 503 and which one failed."""
+        results = await asyncio.gather(*(check() for check in checks.values()))
+        report = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
+        if all(results):
+            return JSONResponse({"status": "ready", "checks": report})
+        return JSONResponse({"status": "unavailable", "checks": report}, status_code=503)
 
     async def metrics(_: Request) -> Response:
         """Every metric of this process, in the Prometheus text format."""
@@ -46,7 +48,7 @@ def create_side_app(storage: Storage) -> Starlette:
     )
 
 
-async def serve_side_port(
+async def serve_probes(
     app: Starlette, host: str, port: int, shutdown_trigger: Callable[[], Awaitable[object]]
 ) -> None:
     """Serve ``app`` on ``host:port`` until ``shutdown_trigger`` returns."""

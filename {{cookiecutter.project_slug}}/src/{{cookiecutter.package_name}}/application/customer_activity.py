@@ -1,0 +1,35 @@
+"""The event consumer's use case: a per-customer tally, kept exactly once per event.
+
+The broker delivers at least once; the inbox turns that into exactly once in
+effect: the event id is recorded in the same transaction as the tally, so a
+redelivered or duplicated event finds its id taken and changes nothing.
+"""
+
+from collections.abc import Callable
+from datetime import datetime
+
+from {{ cookiecutter.package_name }}.application.orders import utc_now
+from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
+from {{ cookiecutter.package_name }}.storage.port import Storage
+
+CONSUMER = "customer-activity"
+
+
+class CustomerActivityProjector:
+    """Counts the orders each customer places, from order events."""
+
+    def __init__(self, storage: Storage, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._storage = storage
+        self._clock = clock
+
+    async def handle(self, event: OrderEvent) -> bool:
+        """Apply ``event``; ``False`` when it had been handled already."""
+        async with self._storage.unit_of_work() as uow:
+            if not await uow.inbox.record(CONSUMER, event.id, self._clock()):
+                return False
+            if event.type is OrderEventType.CREATED:
+                await uow.customer_activity.order_placed(
+                    str(event.data["customer_id"]), event.occurred_at
+                )
+            await uow.commit()
+        return True

@@ -1,0 +1,52 @@
+"""PostgreSQL failures, translated into the service's own errors.
+
+Every module of this adapter runs its driver calls inside :func:`translated_errors`,
+so no asyncpg or SQLAlchemy exception reaches the use cases.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from {{ cookiecutter.package_name }}.domain.errors import AlreadyExistsError, ServiceUnavailableError
+
+_UNIQUE_VIOLATION = "23505"
+# SQLSTATE classes that mean "the server or the connection failed", not "your SQL is wrong":
+# 08 connection exception, 53 insufficient resources, 57 operator intervention (incl.
+# statement timeout and admin shutdown), 58 system error.
+_UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+
+
+def _sqlstate(error: DBAPIError) -> str:
+    original = error.orig
+    return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
+
+
+@contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn driver failures into the service's errors."""
+    try:
+        yield
+    except IntegrityError as error:
+        if _sqlstate(error) == _UNIQUE_VIOLATION:
+            raise AlreadyExistsError("A record with the same key already exists.") from error
+        raise
+    except DBAPIError as error:
+        if (
+            error.connection_invalidated
+            or isinstance(error, OperationalError | InterfaceError)
+            or _sqlstate(error).startswith(_UNAVAILABLE_CLASSES)
+        ):
+            raise ServiceUnavailableError("database") from error
+        raise
+    except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        raise ServiceUnavailableError("database") from error
+    except asyncpg.PostgresError as error:
+        if str(error.sqlstate).startswith(_UNAVAILABLE_CLASSES):
+            raise ServiceUnavailableError("database") from error
+        raise
+    except (PoolTimeoutError, OSError, TimeoutError) as error:
+        raise ServiceUnavailableError("database") from error
