@@ -15,7 +15,7 @@ from {{ cookiecutter.package_name }}.storage.mongo.migrator import (
     MongoMigrator,
     migrations,
 )
-from {{ cookiecutter.package_name }}.storage.mongo.storage import Database, create_client
+from {{ cookiecutter.package_name }}.storage.mongo.client import Database, create_client
 
 HEAD = migrations()[-1].version
 

@@ -21,7 +21,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel
 
 from {{ cookiecutter.package_name }}.domain.errors import AlreadyExistsError, ServiceUnavailableError
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.storage.mongo.storage import (
+from {{ cookiecutter.package_name }}.storage.mongo.client import (
     Database,
     Document,
     create_client,

@@ -28,66 +28,30 @@ from {{ cookiecutter.package_name }}.domain.errors import (
 )
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.mongo.client import (
+    Database,
+    Document,
+    create_client,
+    translated_errors,
+)
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.storage.mongo.events import (
+    CUSTOMER_ACTIVITY,
+    OUTBOX,
+    PROCESSED_EVENTS,
+    MongoCustomerActivityReader,
+    MongoCustomerActivityWriter,
+    MongoInbox,
+    MongoOutbox,
+    MongoOutboxRelayStore,
+)
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
-
-Document = dict[str, Any]
-Database = AsyncDatabase[Document]
 
 ORDERS = "orders"
 IDEMPOTENCY_KEYS = "idempotency_keys"
 
-_WRITE_CONFLICT = 112
-# Server codes that mean "this server cannot serve now", not "your command is wrong":
-# host unreachable/not found, network timeout, shutdown in progress, primary stepped
-# down, time limit exceeded, not primary, interrupted at shutdown/replication change.
-_UNAVAILABLE_CODES = frozenset({6, 7, 89, 91, 189, 262, 10107, 11600, 11602, 13435, 13436})
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
-
-
-def create_client(settings: Settings) -> AsyncMongoClient[Document]:
-    """A client with a bounded pool that fails fast, rather than waiting, when the server is gone.
-
-    Nothing connects here: the client connects in the background on first use.
-    The operation limit is ``socketTimeoutMS``, not the client-side ``timeoutMS``:
-    under ``timeoutMS`` the driver retries a failed operation until that time is
-    spent, so an outage would hold every request for the whole limit instead of
-    failing after one server selection timeout.
-    """
-    return AsyncMongoClient(
-        str(settings.mongodb_url),
-        appname=settings.service_name,
-        maxPoolSize=settings.mongodb_max_pool_size,
-        minPoolSize=settings.mongodb_min_pool_size,
-        waitQueueTimeoutMS=int(settings.mongodb_wait_queue_timeout_seconds * 1000),
-        connectTimeoutMS=int(settings.mongodb_connect_timeout_seconds * 1000),
-        serverSelectionTimeoutMS=int(settings.mongodb_server_selection_timeout_seconds * 1000),
-        socketTimeoutMS=settings.mongodb_socket_timeout_ms or None,
-        w="majority",
-        uuidRepresentation="standard",
-        tz_aware=True,
-        tzinfo=UTC,
-    )
-
-
-@contextmanager
-def translated_errors() -> Iterator[None]:
-    """Turn driver failures into the service's errors."""
-    try:
-        yield
-    except DuplicateKeyError as error:
-        raise AlreadyExistsError("A record with the same key already exists.") from error
-    except OperationFailure as error:
-        if error.code == _WRITE_CONFLICT:
-            raise ConcurrentModificationError from error
-        if error.timeout or error.code in _UNAVAILABLE_CODES:
-            raise ServiceUnavailableError("database") from error
-        raise
-    except ConnectionFailure as error:
-        raise ServiceUnavailableError("database") from error
-    except PyMongoError as error:
-        if error.timeout:
-            raise ServiceUnavailableError("database") from error
-        raise
 
 
 def _order_from_document(document: Document) -> Order:
@@ -297,6 +261,11 @@ class MongoUnitOfWork:
         self._session = session
         self._orders = MongoOrderWriter(database[ORDERS], session)
         self._idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_KEYS], session)
+{%- if cookiecutter.queue != "none" %}
+        self._outbox = MongoOutbox(database[OUTBOX], session)
+        self._inbox = MongoInbox(database[PROCESSED_EVENTS], session)
+        self._customer_activity = MongoCustomerActivityWriter(database[CUSTOMER_ACTIVITY], session)
+{%- endif %}
 
     @property
     def orders(self) -> MongoOrderWriter:
@@ -307,6 +276,23 @@ class MongoUnitOfWork:
     def idempotency(self) -> MongoIdempotencyStore:
         """Idempotency keys in this transaction."""
         return self._idempotency
+{%- if cookiecutter.queue != "none" %}
+
+    @property
+    def outbox(self) -> MongoOutbox:
+        """Events to publish if this transaction commits."""
+        return self._outbox
+
+    @property
+    def inbox(self) -> MongoInbox:
+        """Events handled in this transaction."""
+        return self._inbox
+
+    @property
+    def customer_activity(self) -> MongoCustomerActivityWriter:
+        """The consumer's tally, in this transaction."""
+        return self._customer_activity
+{%- endif %}
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -321,6 +307,10 @@ class MongoStorage:
         self._client = client
         self._database: Database = client.get_default_database()
         self._orders = MongoOrderReader(self._database[ORDERS])
+{%- if cookiecutter.queue != "none" %}
+        self._outbox = MongoOutboxRelayStore(self._database)
+        self._customer_activity = MongoCustomerActivityReader(self._database)
+{%- endif %}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -331,6 +321,18 @@ class MongoStorage:
     def orders(self) -> MongoOrderReader:
         """Reads outside any transaction."""
         return self._orders
+{%- if cookiecutter.queue != "none" %}
+
+    @property
+    def outbox(self) -> MongoOutboxRelayStore:
+        """The relay's claims on the outbox."""
+        return self._outbox
+
+    @property
+    def customer_activity(self) -> MongoCustomerActivityReader:
+        """The consumer's tally, outside any transaction."""
+        return self._customer_activity
+{%- endif %}
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[MongoUnitOfWork]:
