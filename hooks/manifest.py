@@ -20,7 +20,6 @@ _EVENT_PATHS = (
     "src/{package}/domain/events.py",
     "src/{package}/messaging",
     "src/{package}/observability/probes.py",
-    "src/{package}/observability/tracing.py",
     "src/{package}/storage/mongo/events.py",
     "src/{package}/storage/mongo/migrations/v0002_events.py",
     "src/{package}/storage/postgres/events.py",

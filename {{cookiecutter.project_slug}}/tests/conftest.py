@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.container import open_migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.queue != "none" %}
-from tests.support.broker import BrokerServer
+from tests.support.broker import BrokerServer, with_quick_retries
 {%- endif %}
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
@@ -82,20 +82,8 @@ def customer_id() -> str:
 
 @pytest.fixture
 async def broker_settings(broker_server: BrokerServer, settings: Settings) -> AsyncIterator[Settings]:
-    """Settings for a broker namespace of this test alone, deleted after it.
-
-    Retries are quick and few here, and unsettled deliveries come back after
-    seconds, so that dead-lettering and crash recovery take a moment.
-    """
-    quick = settings.model_copy(
-        update={
-            "consumer_ack_timeout_seconds": 3.0,
-            "consumer_max_attempts": 3,
-            "consumer_retry_base_seconds": 0.05,
-            "consumer_retry_max_seconds": 0.2,
-        }
-    )
-    async with broker_server.isolated(quick) as isolated:
+    """Settings for a broker namespace of this test alone, deleted after it."""
+    async with broker_server.isolated(with_quick_retries(settings)) as isolated:
         yield isolated
 
 

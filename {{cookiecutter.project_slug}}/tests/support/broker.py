@@ -23,3 +23,18 @@ class BrokerServer(Protocol):
     def through(self, settings: Settings, port: int) -> Settings:
         """``settings`` reaching the same broker via 127.0.0.1:``port``, failing fast."""
         ...
+
+
+def with_quick_retries(settings: Settings) -> Settings:
+    """``settings`` with quick, few retries and a short ack timeout.
+
+    So that dead-lettering and crash recovery take seconds in tests, not minutes.
+    """
+    return settings.model_copy(
+        update={
+            "consumer_ack_timeout_seconds": 3.0,
+            "consumer_max_attempts": 3,
+            "consumer_retry_base_seconds": 0.05,
+            "consumer_retry_max_seconds": 0.2,
+        }
+    )

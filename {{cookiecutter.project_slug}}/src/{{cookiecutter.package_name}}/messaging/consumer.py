@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import MalformedEventError, from_message
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Delivery
 from {{ cookiecutter.package_name }}.observability.metrics import CONSUMER_LATENCY, CONSUMER_MESSAGES
-from {{ cookiecutter.package_name }}.observability.tracing import continued_trace, trace_id
+from {{ cookiecutter.package_name }}.observability.tracing import continued_trace, log_fields
 from {{ cookiecutter.package_name }}.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -62,8 +62,10 @@ class EventConsumer:
         with (
             continued_trace(message.headers),
             structlog.contextvars.bound_contextvars(
-                event_id=message.id, event_type=message.type, attempt=delivery.attempt,
-                trace_id=trace_id(message.headers),
+                event_id=message.id,
+                event_type=message.type,
+                attempt=delivery.attempt,
+                **log_fields(message.headers),
             ),
         ):
             outcome = await self._settle(delivery)

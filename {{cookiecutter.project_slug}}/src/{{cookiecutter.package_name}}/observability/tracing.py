@@ -14,6 +14,8 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _PROPAGATOR = TraceContextTextMapPropagator()
+# The header (metadata) names of W3C Trace Context, lowercase as HTTP/2 and gRPC send them.
+TRACE_HEADERS = ("traceparent", "tracestate")
 
 
 @contextmanager
@@ -41,7 +43,9 @@ def trace_headers() -> dict[str, str]:
     return carrier
 
 
-def trace_id(carrier: Mapping[str, str]) -> str | None:
-    """The trace id in ``carrier``, for log lines; ``None`` if it carries no valid trace."""
+def log_fields(carrier: Mapping[str, str]) -> dict[str, str]:
+    """``trace_id`` for log lines, if ``carrier`` holds a valid trace; else nothing."""
+    if "traceparent" not in carrier:
+        return {}
     span_context = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
-    return format(span_context.trace_id, "032x") if span_context.is_valid else None
+    return {"trace_id": format(span_context.trace_id, "032x")} if span_context.is_valid else {}

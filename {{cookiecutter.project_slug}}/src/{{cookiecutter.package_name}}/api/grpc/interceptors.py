@@ -19,6 +19,7 @@ from grpc import aio
 from {{ cookiecutter.package_name }}.api.grpc.errors import GRPC_STATUS, INTERNAL_ERROR, rich_status
 from {{ cookiecutter.package_name }}.domain.errors import ServiceError
 from {{ cookiecutter.package_name }}.observability.metrics import GRPC_HANDLED, GRPC_LATENCY
+from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS, continued_trace, log_fields
 
 REQUEST_ID_KEY = "x-request-id"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -83,7 +84,15 @@ class RequestContextInterceptor(aio.ServerInterceptor):
         request_id = _request_id(context)
         code = grpc.StatusCode.OK
         began = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        trace = {
+            name: value
+            for name in TRACE_HEADERS
+            if (value := metadata_value(context, name)) is not None
+        }
+        with (
+            continued_trace(trace),
+            structlog.contextvars.bound_contextvars(request_id=request_id, **log_fields(trace)),
+        ):
             try:
                 response = await behavior(request, context)
                 # Headers go out with the response only: a call that fails before

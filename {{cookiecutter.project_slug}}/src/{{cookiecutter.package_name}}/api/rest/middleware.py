@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.api.rest.errors import envelope
 from {{ cookiecutter.package_name }}.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS, continued_trace, log_fields
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -31,8 +32,19 @@ def _incoming_request_id(scope: Scope) -> str | None:
     return None
 
 
+_TRACE_HEADER_NAMES = frozenset(name.encode() for name in TRACE_HEADERS)
+
+
+def _incoming_trace(scope: Scope) -> dict[str, str]:
+    return {
+        name.decode(): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name in _TRACE_HEADER_NAMES
+    }
+
+
 class RequestContextMiddleware:
-    """Bind the request id, echo it back, log the outcome, contain crashes."""
+    """Bind the request id and trace, echo the id back, log the outcome, contain crashes."""
 
     def __init__(self, app: ASGIApp, *, log_requests: bool = True) -> None:
         self.app = app
@@ -55,7 +67,11 @@ class RequestContextMiddleware:
             await send(message)
 
         began = time.perf_counter()
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        trace = _incoming_trace(scope)
+        with (
+            continued_trace(trace),
+            structlog.contextvars.bound_contextvars(request_id=request_id, **log_fields(trace)),
+        ):
             try:
                 await self.app(scope, receive, send_with_id)
             except Exception:

@@ -1,0 +1,54 @@
+"""Fixtures for tests of the whole event path: a fresh database and a broker namespace."""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+
+from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
+from {{ cookiecutter.package_name }}.container import Container, build_container, open_broker
+from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer
+from {{ cookiecutter.package_name }}.messaging.port import Broker
+from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.broker import BrokerServer, with_quick_retries
+
+
+@pytest.fixture
+async def events_settings(
+    broker_server: BrokerServer, fresh_database_settings: Settings
+) -> AsyncIterator[Settings]:
+    """A migrated database and a broker namespace, both of this test alone."""
+    quick = with_quick_retries(fresh_database_settings.model_copy(update={"log_requests": False}))
+    async with broker_server.isolated(quick) as isolated:
+        yield isolated
+
+
+@dataclass(frozen=True)
+class EventPath:
+    """The service's pieces on the event path, wired as the processes wire them."""
+
+    settings: Settings
+    container: Container
+    broker: Broker
+
+    def relay(self, owner: str | None = None) -> OutboxRelay:
+        """A relay of the outbox to the broker."""
+        return OutboxRelay(self.container.storage.outbox, self.broker, self.settings, owner=owner)
+
+    def consumer(self) -> EventConsumer:
+        """The consumer that keeps the customer tally."""
+        projector = CustomerActivityProjector(self.container.storage)
+        return EventConsumer(self.broker, projector, self.settings)
+
+    async def orders_placed(self, customer_id: str) -> int:
+        """The consumer's tally for ``customer_id``."""
+        activity = await self.container.storage.customer_activity.get(customer_id)
+        return 0 if activity is None else activity.orders_placed
+
+
+@pytest.fixture
+async def event_path(events_settings: Settings) -> AsyncIterator[EventPath]:
+    """The orders service, its outbox relay and its consumer, on this test's database and namespace."""
+    async with build_container(events_settings) as container, open_broker(events_settings) as broker:
+        yield EventPath(events_settings, container, broker)

@@ -1,0 +1,159 @@
+"""The whole event path as it runs in production: three processes, a database, a broker.
+
+``serve`` takes orders, ``relay`` publishes the outbox, ``consume`` keeps the
+customer tally. A broker outage, injected through a proxy between the workers
+and the broker, delays events but loses none and duplicates none in effect.
+"""
+
+import asyncio
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import httpx
+{%- if cookiecutter.api == "grpc" %}
+
+from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
+{%- endif %}
+from {{ cookiecutter.package_name }}.container import open_storage
+from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.api == "grpc" %}
+from tests.api.grpc.calls import new_order
+{%- endif %}
+from tests.support.broker import BrokerServer
+from tests.support.processes import free_port, start_command
+from tests.support.tcp_proxy import TcpProxy
+
+READY_SECONDS = 30.0
+
+
+class Process:
+    """One service process, with its probe port."""
+
+    def __init__(self, command: str, settings: Settings, **environment: str) -> None:
+        self.http_port = free_port()
+        self.command = command
+        self.environment = environment
+        self.popen: subprocess.Popen[bytes] = start_command(
+            command, settings, HTTP_PORT=str(self.http_port), **environment
+        )
+
+    async def readiness(self) -> int:
+        """The status ``/readyz`` answers (0 while nothing listens)."""
+        try:
+            async with httpx.AsyncClient(timeout=1.0) as http:
+                return (await http.get(f"http://127.0.0.1:{self.http_port}/readyz")).status_code
+        except httpx.TransportError:
+            return 0
+
+    async def wait_for_readiness(self, status: int) -> None:
+        """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
+        async with asyncio.timeout(READY_SECONDS):
+            while await self.readiness() != status:
+                assert self.popen.poll() is None, f"{self.command} exited"
+                await asyncio.sleep(0.1)
+
+    def stop(self) -> str:
+        """SIGTERM, then the process's output once it has exited."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        output, _ = self.popen.communicate(timeout=30)
+        return output.decode(errors="replace")
+
+
+@contextmanager
+def stopped_cleanly(*processes: Process) -> Iterator[None]:
+    """Stop every process on exit and check each one shut down without a crash."""
+    try:
+        yield
+    finally:
+        outputs = {process.command: (process.stop(), process.popen.returncode) for process in processes}
+    for command, (output, code) in outputs.items():
+        # uvicorn re-raises the signal once it has drained, so its exit reports SIGTERM.
+        assert code in {0, -signal.SIGTERM}, f"{command} exited {code}:\n{output}"
+        assert "Traceback" not in output, f"{command}:\n{output}"
+
+
+@asynccontextmanager
+async def service(settings: Settings, broker_settings: Settings) -> AsyncIterator[tuple[Process, ...]]:
+    """``serve`` on ``settings``; ``relay`` and ``consume`` on ``broker_settings``."""
+{%- if cookiecutter.api == "grpc" %}
+    api = Process("serve", settings, GRPC_PORT=str(free_port()))
+{%- else %}
+    api = Process("serve", settings)
+{%- endif %}
+    relay = Process("relay", broker_settings)
+    consume = Process("consume", broker_settings)
+    with stopped_cleanly(api, relay, consume):
+        for process in (api, relay, consume):
+            await process.wait_for_readiness(200)
+        yield api, relay, consume
+
+
+async def place_orders(api: Process, customer_id: str, count: int) -> None:
+    """Place ``count`` orders through the running API."""
+{%- if cookiecutter.api == "grpc" %}
+    async with open_channel(f"127.0.0.1:{api.environment['GRPC_PORT']}") as channel:
+        client = OrdersClient(channel)
+        for _ in range(count):
+            await client.create_order(new_order(customer_id))
+{%- else %}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api.http_port}") as http:
+        for _ in range(count):
+            created = await http.post(
+                "/v1/orders",
+                json={
+                    "customer_id": customer_id,
+                    "currency": "EUR",
+                    "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": 100}],
+                },
+                headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+            )
+            assert created.status_code == 201, created.text
+{%- endif %}
+
+
+async def orders_placed(settings: Settings, customer_id: str) -> int:
+    """The consumer's tally for ``customer_id``, read from the database."""
+    storage = open_storage(settings)
+    try:
+        activity = await storage.customer_activity.get(customer_id)
+    finally:
+        await storage.close()
+    return 0 if activity is None else activity.orders_placed
+
+
+async def wait_for_tally(settings: Settings, customer_id: str, expected: int) -> None:
+    """Poll the tally until it reaches ``expected``, then check it stays there."""
+    async with asyncio.timeout(60):
+        while await orders_placed(settings, customer_id) < expected:
+            await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    assert await orders_placed(settings, customer_id) == expected
+
+
+async def test_orders_placed_through_the_api_reach_the_consumer_once(
+    events_settings: Settings, customer_id: str
+) -> None:
+    async with service(events_settings, events_settings) as (api, _, _):
+        await place_orders(api, customer_id, 5)
+        await wait_for_tally(events_settings, customer_id, 5)
+
+
+async def test_a_broker_outage_delays_events_but_loses_none(
+    events_settings: Settings, broker_server: BrokerServer, customer_id: str
+) -> None:
+    async with TcpProxy(*broker_server.address(events_settings)) as proxy:
+        through_proxy = broker_server.through(events_settings, proxy.port)
+        async with service(events_settings, through_proxy) as (api, relay, consume):
+            proxy.cut()
+            await relay.wait_for_readiness(503)
+            await consume.wait_for_readiness(503)
+            await place_orders(api, customer_id, 5)
+            await asyncio.sleep(1.0)
+            assert await orders_placed(events_settings, customer_id) == 0
+
+            proxy.restore()
+            await relay.wait_for_readiness(200)
+            await wait_for_tally(events_settings, customer_id, 5)
