@@ -3,7 +3,7 @@
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, OrderLine
 from {{ cookiecutter.package_name }}.messaging.cloudevents import from_message
-from {{ cookiecutter.package_name }}.messaging.port import Delivery
+from tests.messaging.receiving import Receiver
 
 
 def new_order(customer_id: str) -> NewOrder:
@@ -11,10 +11,11 @@ def new_order(customer_id: str) -> NewOrder:
     return NewOrder(customer_id=customer_id, currency="EUR", lines=(OrderLine("SKU-1", 2, 1250),))
 
 
-async def acked_events(deliveries: list[Delivery]) -> list[OrderEvent]:
-    """The order events in ``deliveries``, each acked."""
+async def receive_events(receiver: Receiver, count: int) -> list[OrderEvent]:
+    """The next ``count`` order events, each acked as it arrives (before its ack timeout)."""
     events = []
-    for delivery in deliveries:
+    for _ in range(count):
+        delivery = await receiver.next()
         event = from_message(delivery.message)
         assert event is not None, delivery.message
         events.append(event)

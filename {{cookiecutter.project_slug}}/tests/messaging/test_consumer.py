@@ -18,6 +18,7 @@ from tests.messaging.orders import new_order
 from tests.messaging.receiving import Receiver, make_message
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 
 TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
 
@@ -36,7 +37,7 @@ async def test_an_event_has_one_effect_however_often_it_arrives(
 
     consumer = event_path.consumer()
     receiver = Receiver(event_path.broker)
-    outcomes = [await consumer.settle(delivery) for delivery in await receiver.take(3)]
+    outcomes = [await consumer.settle(await receiver.next()) for _ in range(3)]
     await receiver.close()
 
     assert outcomes == [Outcome.HANDLED, Outcome.DUPLICATE, Outcome.DUPLICATE]
@@ -112,8 +113,10 @@ async def test_run_settles_until_stopped_then_returns(
     running = asyncio.create_task(event_path.consumer().run(stop))
     await event_path.broker.publish([_created(customer_id, event_path.settings.events_source)])
 
-    async with asyncio.timeout(30):
-        while await event_path.orders_placed(customer_id) < 1:
-            await asyncio.sleep(0.05)
-        stop.set()
+    async def tallied() -> bool:
+        return await event_path.orders_placed(customer_id) == 1
+
+    await eventually(tallied)
+    stop.set()
+    async with asyncio.timeout(10):
         await running

@@ -24,6 +24,7 @@ from tests.api.grpc.calls import new_order
 from tests.support.broker import BrokerServer
 from tests.support.processes import free_port, start_command
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 
 READY_SECONDS = 30.0
 
@@ -49,10 +50,11 @@ class Process:
 
     async def wait_for_readiness(self, status: int) -> None:
         """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
-        async with asyncio.timeout(READY_SECONDS):
-            while await self.readiness() != status:
-                assert self.popen.poll() is None, f"{self.command} exited"
-                await asyncio.sleep(0.1)
+        async def answers() -> bool:
+            assert self.popen.poll() is None, f"{self.command} exited"
+            return await self.readiness() == status
+
+        await eventually(answers, seconds=READY_SECONDS)
 
     def stop(self) -> str:
         """SIGTERM, then the process's output once it has exited."""
@@ -126,9 +128,10 @@ async def orders_placed(settings: Settings, customer_id: str) -> int:
 
 async def wait_for_tally(settings: Settings, customer_id: str, expected: int) -> None:
     """Poll the tally until it reaches ``expected``, then check it stays there."""
-    async with asyncio.timeout(60):
-        while await orders_placed(settings, customer_id) < expected:
-            await asyncio.sleep(0.2)
+    async def reached() -> bool:
+        return await orders_placed(settings, customer_id) >= expected
+
+    await eventually(reached, seconds=60)
     await asyncio.sleep(1.0)
     assert await orders_placed(settings, customer_id) == expected
 

@@ -14,7 +14,7 @@ from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.consumer import Outcome
 from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
 from tests.messaging.conftest import EventPath
-from tests.messaging.orders import acked_events, new_order
+from tests.messaging.orders import new_order, receive_events
 from tests.messaging.receiving import Receiver
 from tests.support.broker import BrokerServer
 from tests.support.tcp_proxy import TcpProxy
@@ -46,7 +46,7 @@ async def test_the_relay_publishes_each_orders_events_in_order_then_forgets_them
     assert await _drain(event_path.relay()) == 4
 
     receiver = Receiver(event_path.broker)
-    events = await acked_events(await receiver.take(4))
+    events = await receive_events(receiver, 4)
     await receiver.close()
     by_order = {
         order_id: [(e.type, e.version) for e in events if e.order_id == order_id]
@@ -81,7 +81,7 @@ async def test_two_relays_publish_every_event_exactly_once(
         stop = asyncio.Event()
         running = [asyncio.create_task(relay.run(stop)) for relay in relays]
         receiver = Receiver(event_path.broker)
-        events = await acked_events(await receiver.take(2 * len(placed)))
+        events = await receive_events(receiver, 2 * len(placed))
         stop.set()
         await asyncio.gather(*running)
 
@@ -110,7 +110,7 @@ async def test_a_relay_that_dies_mid_round_loses_nothing_and_the_duplicate_is_ab
 
     consumer = event_path.consumer()
     receiver = Receiver(event_path.broker)
-    outcomes = [await consumer.settle(delivery) for delivery in await receiver.take(6)]
+    outcomes = [await consumer.settle(await receiver.next()) for _ in range(6)]
     await receiver.close()
     assert sorted(outcomes) == sorted([Outcome.HANDLED] * 3 + [Outcome.DUPLICATE] * 3)
     assert await event_path.orders_placed(customer_id) == 3
@@ -153,7 +153,7 @@ async def test_a_broker_outage_keeps_the_events_until_the_broker_is_back(
     # A publish cut off before its confirmation may have reached the broker all the same.
     while True:
         try:
-            late = await receiver.next(timeout=1.0)
+            late = await receiver.next(seconds=1.0)
         except TimeoutError:
             break
         assert await consumer.settle(late) is Outcome.DUPLICATE

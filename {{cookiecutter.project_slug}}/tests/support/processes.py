@@ -49,7 +49,7 @@ def start_serving(settings: Settings, **environment: str) -> subprocess.Popen[by
 def start_command(command: str, settings: Settings, **environment: str) -> subprocess.Popen[bytes]:
     """``<package> <command>`` with ``settings``, logging JSON to its stdout."""
     env = os.environ | environment_of(settings) | {"LOG_FORMAT": "json", **environment}
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", command],
         env=env,
         stdout=subprocess.PIPE,

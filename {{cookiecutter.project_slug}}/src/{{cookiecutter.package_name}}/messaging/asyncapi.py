@@ -96,7 +96,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
         }
         for kind in OrderEventType
     }
-    channel_messages = {name: ref for name, ref in zip(names.values(), refs, strict=True)}
+    channel_messages = dict(zip(names.values(), refs, strict=True))
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "info": {

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from cloudevents.core.base import BaseCloudEvent
 from cloudevents.core.exceptions import BaseCloudEventException
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
@@ -97,7 +98,7 @@ def to_message(pending: PendingEvent, source: str) -> Message:
     )
 
 
-def _envelope(body: bytes) -> CloudEvent:
+def _envelope(body: bytes) -> BaseCloudEvent:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -110,7 +111,7 @@ def _envelope(body: bytes) -> CloudEvent:
         raise MalformedEventError(f"not a CloudEvent: {error}") from error
 
 
-def _kind(cloud_event: CloudEvent) -> OrderEventType | None:
+def _kind(cloud_event: BaseCloudEvent) -> OrderEventType | None:
     prefix = f"{TYPE_PREFIX}."
     name = cloud_event.get_type()
     if not name.startswith(prefix):

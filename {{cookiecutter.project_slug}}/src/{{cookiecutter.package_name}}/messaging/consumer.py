@@ -85,7 +85,7 @@ class EventConsumer:
             return Outcome.IGNORED
         try:
             handled = await self._projector.handle(event)
-        except Exception as error:  # noqa: BLE001 - every failure is retried, then dead-lettered
+        except Exception as error:  # every failure is retried, then dead-lettered
             return await self._failed(delivery, error)
         await delivery.ack()
         return Outcome.HANDLED if handled else Outcome.DUPLICATE

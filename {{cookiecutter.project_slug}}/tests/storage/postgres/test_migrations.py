@@ -55,7 +55,7 @@ async def test_upgrade_downgrade_upgrade(
 ) -> None:
     await migrator.upgrade("head")
     assert await migrator.current() == HEAD
-    assert TABLES <= await tables(empty_database_settings)
+    assert await tables(empty_database_settings) >= TABLES
 
     await migrator.downgrade("base")
     assert await migrator.current() is None

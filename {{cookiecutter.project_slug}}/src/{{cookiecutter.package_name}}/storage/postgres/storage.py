@@ -5,8 +5,8 @@ in one transaction per unit of work. Driver errors never leave this module:
 they become the service's own errors.
 """
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Self, cast
 from uuid import UUID
@@ -27,16 +27,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from {{ cookiecutter.package_name }}.application.pagination import Cursor
-from {{ cookiecutter.package_name }}.domain.errors import (
-    AlreadyExistsError,
-    IdempotencyKeyInUseError,
-    ServiceUnavailableError,
-)
+from {{ cookiecutter.package_name }}.domain.errors import IdempotencyKeyInUseError
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
