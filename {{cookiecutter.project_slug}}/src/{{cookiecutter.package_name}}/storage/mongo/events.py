@@ -77,7 +77,11 @@ class MongoOutboxRelayStore:
         self._outbox = database[OUTBOX]
 
     async def _heads(self, now: datetime, limit: int) -> list[UUID]:
-        """Free events, oldest first, that are the oldest pending event of their order."""
+        """Free events, oldest first, that are the oldest pending event of their order.
+
+        Up to ``limit`` times the candidate window, so that relays racing for the
+        first ones can go on to the next.
+        """
         candidates = [
             document
             async for document in self._outbox.find(
@@ -94,31 +98,39 @@ class MongoOutboxRelayStore:
         ):
             order, version = document["aggregate_id"], document["aggregate_version"]
             first_version[order] = min(version, first_version.get(order, version))
-        heads = [
+        return [
             document["_id"]
             for document in candidates
             if document["aggregate_version"] == first_version[document["aggregate_id"]]
         ]
-        return heads[:limit]
 
     async def claim(
         self, owner: str, *, limit: int, lease: timedelta, now: datetime
     ) -> list[PendingEvent]:
-        """Lease the oldest claimable events; each document goes to one relay only."""
+        """Lease the oldest claimable events; each document goes to one relay only.
+
+        Heads are leased a chunk at a time with a conditional update; the ones a
+        concurrent relay won are skipped and the next chunk is tried.
+        """
         until = now + lease
+        won: list[PendingEvent] = []
         with translated_errors():
             heads = await self._heads(now, limit)
-            if not heads:
-                return []
-            await self._outbox.update_many(
-                {"_id": {"$in": heads}, **_free(now)},
-                {"$set": {"lease_owner": owner, "lease_expires_at": until}, "$inc": {"attempts": 1}},
-            )
-            won = self._outbox.find(
-                {"_id": {"$in": heads}, "lease_owner": owner, "lease_expires_at": until},
-                sort=_OLDEST_FIRST,
-            )
-            return [_pending(document) async for document in won]
+            while heads and len(won) < limit:
+                chunk, heads = heads[: limit - len(won)], heads[limit - len(won) :]
+                await self._outbox.update_many(
+                    {"_id": {"$in": chunk}, **_free(now)},
+                    {
+                        "$set": {"lease_owner": owner, "lease_expires_at": until},
+                        "$inc": {"attempts": 1},
+                    },
+                )
+                leased = self._outbox.find(
+                    {"_id": {"$in": chunk}, "lease_owner": owner, "lease_expires_at": until},
+                    sort=_OLDEST_FIRST,
+                )
+                won.extend([_pending(document) async for document in leased])
+        return won
 
     async def complete(self, owner: str, event_ids: Sequence[UUID]) -> int:
         """Delete the published events, unless their lease passed to another relay."""

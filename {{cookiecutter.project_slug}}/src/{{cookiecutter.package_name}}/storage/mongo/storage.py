@@ -6,8 +6,8 @@ concern. Driver errors never leave this module: they become the service's own
 errors.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
@@ -15,8 +15,6 @@ from uuid import UUID
 from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument, WriteConcern
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
 from {{ cookiecutter.package_name }}.application.pagination import Cursor
@@ -24,7 +22,6 @@ from {{ cookiecutter.package_name }}.domain.errors import (
     AlreadyExistsError,
     ConcurrentModificationError,
     IdempotencyKeyInUseError,
-    ServiceUnavailableError,
 )
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
