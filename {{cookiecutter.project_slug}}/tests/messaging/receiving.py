@@ -29,12 +29,12 @@ class Receiver:
         self._broker = broker
         self._iterator: AsyncIterator[Delivery] = broker.deliveries()
 
-    async def next(self, timeout: float = WAIT_SECONDS) -> Delivery:
+    async def next(self, timeout: float = WAIT_SECONDS) -> Delivery:  # noqa: ASYNC109
         """The next delivery; ``TimeoutError`` when none comes in time."""
         async with asyncio.timeout(timeout):
             return await anext(self._iterator)
 
-    async def take(self, count: int, timeout: float = WAIT_SECONDS) -> list[Delivery]:
+    async def take(self, count: int, timeout: float = WAIT_SECONDS) -> list[Delivery]:  # noqa: ASYNC109
         """The next ``count`` deliveries."""
         return [await self.next(timeout) for _ in range(count)]
 
@@ -47,7 +47,7 @@ class Receiver:
         await delivery.retry(0)
         return False
 
-    async def next_surviving_outages(self, timeout: float = WAIT_SECONDS) -> Delivery:
+    async def next_surviving_outages(self, timeout: float = WAIT_SECONDS) -> Delivery:  # noqa: ASYNC109
         """The next delivery, iterating again whenever the adapter reports the broker gone."""
         async with asyncio.timeout(timeout):
             while True:
