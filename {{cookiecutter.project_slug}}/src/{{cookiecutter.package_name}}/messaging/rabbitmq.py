@@ -12,7 +12,7 @@ what listing them without consuming relies on.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Self
@@ -241,6 +241,11 @@ class RabbitMQBroker:
             await channel.default_exchange.publish(dead, self._topology.dead_letters)
 
     @property
+    def io_timeout(self) -> float:
+        """Seconds any one exchange with the broker may take."""
+        return self._timeout
+
+    @property
     def ack_timeout(self) -> float:
         """Seconds a delivery may stay unsettled before it is returned to the queue."""
         return self._ack_timeout
@@ -406,22 +411,32 @@ class RabbitMQDelivery:
     async def ack(self) -> None:
         """Forget the message (a no-op once the ack timeout has returned it)."""
         if self._settling():
-            with _unavailable_on_failure():
-                await self._incoming.ack()
+            await self._settle(self._incoming.ack())
 
     async def retry(self, delay: float) -> None:
         """Hold the message for ``delay`` seconds, then return it (counted as a failed attempt)."""
         if self._settling():
             await asyncio.sleep(delay)
-            with _unavailable_on_failure():
-                await self._incoming.reject(requeue=True)
+            await self._settle(self._incoming.reject(requeue=True))
 
     async def dead_letter(self, error: str) -> None:
         """Park a copy in the dead-letter queue with the error, then forget the original."""
         if self._settling():
             await self._broker.park(self.message, error)
-            with _unavailable_on_failure():
-                await self._incoming.ack()
+            await self._settle(self._incoming.ack())
+
+    async def _settle(self, settlement: Awaitable[None]) -> None:
+        """Send ``settlement`` and make sure the broker has it.
+
+        AMQP settlements have no reply, and one still in flight when the
+        connection drops is lost; the reply to a later request on the same
+        channel proves that the broker has read it.
+        """
+        with _unavailable_on_failure():
+            await settlement
+            await self._incoming.channel.basic_qos(
+                prefetch_count=PREFETCH, timeout=self._broker.io_timeout
+            )
 
     def _settling(self) -> bool:
         """Stop the ack timeout; whether the message is still ours to settle."""
