@@ -8,6 +8,10 @@ delivery limit that hands a message the consumer keeps crashing on to the
 broker's own dead-lettering. Dead letters wait in ``<ns>.customer-activity.dlq``,
 a classic queue: returning a message there puts it back where it was, which is
 what listing them without consuming relies on.
+
+A retry holds the message for its delay, then returns it with ``basic.reject``
+(which, unlike ``basic.nack``, counts towards the delivery limit on RabbitMQ 4.3
+too); a delivery left unsettled for the ack timeout is returned the same way.
 """
 
 import asyncio
@@ -147,7 +151,11 @@ def _received(incoming: AbstractIncomingMessage) -> Message:
 
 
 class RabbitMQBroker:
-    """The ``Broker`` port on one AMQP connection, opened on first use and after a failure."""
+    """The ``Broker`` port on one AMQP connection, opened on first use and after a failure.
+
+    ``broker_connect_timeout_seconds`` bounds every exchange with the broker:
+    connecting and declaring, a batch's confirms, a settlement's round trip.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._url = _checked_url(settings.broker_url)
@@ -363,6 +371,7 @@ class RabbitMQDeliveries:
         # None marks the channel's loss, to wake a reader waiting on an empty inbox.
         self._inbox: asyncio.Queue[AbstractIncomingMessage | None] = asyncio.Queue()
         self._channel: AbstractChannel | None = None
+        self._expiries: set[asyncio.Task[None]] = set()
         self._lost = False
         self._closed = False
 
@@ -378,11 +387,15 @@ class RabbitMQDeliveries:
         incoming = None if self._lost else await self._inbox.get()
         if incoming is None:
             raise ServiceUnavailableError(DEPENDENCY)
-        return RabbitMQDelivery(incoming, self._broker)
+        delivery = RabbitMQDelivery(incoming, self._broker)
+        self._expiries.add(delivery.expiry)
+        delivery.expiry.add_done_callback(self._expiries.discard)
+        return delivery
 
     async def aclose(self) -> None:
         """Stop consuming; the broker returns what was received but not settled."""
         channel, self._channel, self._closed = self._channel, None, True
+        self._stop_expiries()
         if channel is not None and not channel.is_closed:
             channel.close_callbacks.discard(self._on_channel_closed)
             with _unavailable_on_failure():
@@ -391,9 +404,15 @@ class RabbitMQDeliveries:
     def _on_channel_closed(self, _channel: object, _reason: BaseException | None) -> None:
         """Drop what was received (the broker returns it) and wake a waiting reader."""
         self._lost = True
+        self._stop_expiries()
         while not self._inbox.empty():
             self._inbox.get_nowait()
         self._inbox.put_nowait(None)
+
+    def _stop_expiries(self) -> None:
+        """With the channel gone, the broker has returned every unsettled delivery itself."""
+        for expiry in self._expiries:
+            expiry.cancel()
 
 
 class RabbitMQDelivery:
@@ -406,7 +425,7 @@ class RabbitMQDelivery:
         # A quorum queue counts the earlier deliveries that came back unsettled.
         count = incoming.headers.get("x-delivery-count")
         self.attempt = 1 + (count if isinstance(count, int) else 0)
-        self._expiry = asyncio.create_task(self._return_after(broker.ack_timeout))
+        self.expiry = asyncio.create_task(self._return_after(broker.ack_timeout))
 
     async def ack(self) -> None:
         """Forget the message (a no-op once the ack timeout has returned it)."""
@@ -440,7 +459,7 @@ class RabbitMQDelivery:
 
     def _settling(self) -> bool:
         """Stop the ack timeout; whether the message is still ours to settle."""
-        self._expiry.cancel()
+        self.expiry.cancel()
         return not self._incoming.processed
 
     async def _return_after(self, seconds: float) -> None:
