@@ -20,7 +20,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"
 {%- if cookiecutter.queue == "rabbitmq" %}
-SERVER = {"host": "localhost:5672", "protocol": "amqp", "protocolVersion": "0.9.1"}
+SERVER = {"host": "localhost:5672", "protocol": "amqp"}
 {%- elif cookiecutter.queue == "kafka" %}
 SERVER = {"host": "localhost:9092", "protocol": "kafka"}
 {%- elif cookiecutter.queue == "nats" %}
