@@ -230,11 +230,12 @@ class KafkaBroker:
         await self._stop(producer)
 
     async def _start(self, client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+        """Start a client, or stop what it opened (also when the caller gives up waiting)."""
         try:
             with _unavailable():
                 async with asyncio.timeout(self._timeout):
                     await client.start()
-        except ServiceUnavailableError:
+        except BaseException:
             await self._stop(client)
             raise
 
