@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kafka_server
 import mongo_server
 import pytest
 from template_repo import ensure_pyenv_version
@@ -78,6 +79,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state_dir = os.environ.pop(mongo_server.STATE_DIR_VARIABLE, None)
     if state_dir is not None:
         mongo_server.stop_started(Path(state_dir))
+        kafka_server.stop_started(Path(state_dir))
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
@@ -85,6 +87,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def mongo() -> None:
     """A MongoDB wire server on 127.0.0.1:27017 for the rest of the run."""
     mongo_server.ensure_running(Path(os.environ[mongo_server.STATE_DIR_VARIABLE]))
+
+
+@pytest.fixture(scope="session")
+def kafka() -> None:
+    """A Kafka-compatible broker on 127.0.0.1:9092 for the rest of the run."""
+    kafka_server.ensure_running(Path(os.environ[mongo_server.STATE_DIR_VARIABLE]))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -151,7 +151,7 @@ def mypy_arguments(project: Path) -> list[str]:
 
 
 # Fixtures (in conftest.py) that make the servers a choice needs reachable.
-SERVERS = {("database", "mongo"): "mongo"}
+SERVERS = {("database", "mongo"): "mongo", ("queue", "kafka"): "kafka"}
 
 
 @pytest.mark.parametrize("choices", VARIANT_PARAMS)
