@@ -164,6 +164,26 @@ def test_manifest_splits_selected_and_unselected(monkeypatch: pytest.MonkeyPatch
     assert manifest.unselected_paths(FAKE_ANSWERS) == FAKE_UNSELECTED
 
 
+def test_a_kept_path_inside_a_dropped_folder_goes_with_the_folder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    table = {
+        "database": {"postgres": ("src/{package}/storage/postgres",), "mongo": ()},
+        "queue": {"none": (), "kafka": ("src/{package}/storage/postgres/outbox.py",)},
+    }
+    monkeypatch.setattr(manifest, "CHOICE_PATHS", table)
+    on_mongo = {"package_name": "shop", "database": "mongo", "queue": "kafka"}
+    on_postgres = {"package_name": "shop", "database": "postgres", "queue": "kafka"}
+
+    assert manifest.selected_paths(on_mongo) == set()
+    assert manifest.unselected_paths(on_mongo) == {"src/shop/storage/postgres"}
+    assert manifest.selected_paths(on_postgres) == {
+        "src/shop/storage/postgres",
+        "src/shop/storage/postgres/outbox.py",
+    }
+    assert manifest.unselected_paths(on_postgres) == set()
+
+
 def render_hook(name: str, context: Mapping[str, Any]) -> str:
     source = (HOOKS_DIR / name).read_text(encoding="utf-8")
     environment = StrictEnvironment(context={"cookiecutter": dict(context)})

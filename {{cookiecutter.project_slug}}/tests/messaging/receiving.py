@@ -4,6 +4,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
+import orjson
+
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Delivery, Message
 
@@ -17,7 +19,7 @@ def make_message(key: str = "order-1", *, body: bytes | None = None) -> Message:
         id=message_id,
         type="test.order.created.v1",
         key=key,
-        body=body if body is not None else f'{{ '{{' }}"id": "{message_id}"{{ '}}' }}'.encode(),
+        body=body if body is not None else orjson.dumps({"id": message_id}),
         headers={"traceparent": f"00-{uuid4().hex}-{uuid4().hex[:16]}-01"},
     )
 
