@@ -231,7 +231,9 @@ class RedisBroker:
         now = time.monotonic()
         while self._wake_ups and self._wake_ups[0] <= now:
             heapq.heappop(self._wake_ups)
-        wait = min([POLL_SECONDS, *(due - now for due in self._wake_ups[:1])])
+        # Held retries are kept from looking idle by claiming them anew each round.
+        longest = self._ack_timeout / 2 if self._held else POLL_SECONDS
+        wait = min([longest, POLL_SECONDS, *(due - now for due in self._wake_ups[:1])])
         return max(1, _milliseconds(wait))
 
     async def _ack(self, entry_id: str) -> None:
