@@ -56,10 +56,17 @@ class RedisBroker:
     """
 
     def __init__(
-        self, client: Redis, names: Topology, *, ack_timeout: float, max_attempts: int
+        self,
+        client: Redis,
+        names: Topology,
+        *,
+        timeout: float,
+        ack_timeout: float,
+        max_attempts: int,
     ) -> None:
         self._client = client
         self._names = names
+        self._timeout = timeout
         self._consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid4().hex[:8]}"
         self._ack_timeout = ack_timeout
         self._max_attempts = max_attempts
@@ -75,6 +82,10 @@ class RedisBroker:
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         """An adapter for ``settings.broker_url``; raises ``ValueError`` if that is no Redis URL."""
+        if {"protocol", "legacy_responses"} & parse_qs(urlsplit(settings.broker_url).query).keys():
+            # They change the shape of XREADGROUP's reply, which this adapter reads.
+            message = "BROKER_URL must not set protocol or legacy_responses"
+            raise ValueError(message)
         timeout = settings.broker_connect_timeout_seconds
         try:
             client = Redis.from_url(
@@ -88,19 +99,20 @@ class RedisBroker:
         except ValueError as error:
             message = f"BROKER_URL is not a Redis URL: {error}"
             raise ValueError(message) from error
-        if {"protocol", "legacy_responses"} & parse_qs(urlsplit(settings.broker_url).query).keys():
-            # They change the shape of XREADGROUP's reply, which this adapter reads.
-            message = "BROKER_URL must not set protocol or legacy_responses"
-            raise ValueError(message)
         return cls(
             client,
             topology(settings.events_namespace),
+            timeout=timeout,
             ack_timeout=settings.consumer_ack_timeout_seconds,
             max_attempts=settings.consumer_max_attempts,
         )
 
     async def publish(self, messages: Sequence[Message]) -> None:
-        """Add every message to the stream in one MULTI, so a failed batch adds none."""
+        """Add every message to the stream in one MULTI: a failed batch adds none.
+
+        The client sends a batch once more if the connection drops before EXEC's
+        reply, so a batch may be added twice: at least once, as the port promises.
+        """
         if not messages:
             return
         with self._unavailable():
@@ -122,7 +134,10 @@ class RedisBroker:
         return [_dead_letter(entry_id, fields) for entry_id, fields in entries]
 
     async def replay_dead_letters(self, limit: int) -> int:
-        """Move the oldest ``limit`` dead letters back to the stream, each move atomic."""
+        """Move the oldest ``limit`` dead letters back to the stream, all in one MULTI.
+
+        Two replays at once may both move a letter (it arrives twice); never neither.
+        """
         with self._unavailable():
             entries = await self._oldest_dead_letters(limit)
             if not entries:
@@ -144,7 +159,7 @@ class RedisBroker:
         """Leave the group if this consumer holds nothing, then close every connection."""
         if self._consumed:
             with contextlib.suppress(RedisError, TimeoutError):
-                async with asyncio.timeout(self._ack_timeout):
+                async with asyncio.timeout(self._timeout):
                     await self._leave_group()
         await self._client.aclose()
 
@@ -197,18 +212,13 @@ class RedisBroker:
         return None
 
     async def _claim_idle(self) -> "_RedisDelivery | None":
-        """Claim one entry idle for the ack timeout: retried, or left by a dead consumer."""
-        next_start, claimed, *_deleted = await self._client.xautoclaim(
-            self._names.events,
-            self._names.consumer,
-            self._consumer,
-            min_idle_time=_milliseconds(self._ack_timeout),
-            start_id=self._claim_from,
-            count=1,
-        )
-        self._claim_from = _text(next_start)
-        for raw_id, fields in claimed:
-            entry_id, message = _text(raw_id), _message(fields)
+        """Claim an entry idle for the ack timeout: retried, or left by a dead consumer.
+
+        One delivered more often than the attempts allow was never settled (its
+        consumer crashes on it): it goes to the dead letters, and the search goes on.
+        """
+        while claimed := await self._claim_next_idle():
+            entry_id, message = claimed
             attempt = await self._delivery_count(entry_id)
             if attempt > self._max_attempts:
                 error = (
@@ -219,6 +229,27 @@ class RedisBroker:
             elif attempt:
                 return _RedisDelivery(self, entry_id, message, attempt)
         return None
+
+    async def _claim_next_idle(self) -> tuple[str, Message] | None:
+        """XAUTOCLAIM one entry, paging on through the pending entries until the end.
+
+        Each call looks at no more than ten pending entries, so a long list of
+        entries still in hand (or waiting out a retry) takes several calls.
+        """
+        while True:
+            next_start, claimed, *_deleted = await self._client.xautoclaim(
+                self._names.events,
+                self._names.consumer,
+                self._consumer,
+                min_idle_time=_milliseconds(self._ack_timeout),
+                start_id=self._claim_from,
+                count=1,
+            )
+            self._claim_from = _text(next_start)
+            for entry_id, fields in claimed:
+                return _text(entry_id), _message(fields)
+            if self._claim_from == "0-0":
+                return None
 
     async def _delivery_count(self, entry_id: str) -> int:
         """How often the group delivered the entry, counting this claim; 0 if settled meanwhile."""
