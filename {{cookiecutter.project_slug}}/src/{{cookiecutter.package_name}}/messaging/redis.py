@@ -7,6 +7,12 @@ or that a dead consumer left behind, becomes *idle* for the ack timeout, and eve
 consumer claims idle entries (XAUTOCLAIM) before it reads new ones. A retry makes
 its entry look idle for ``ack timeout - delay`` already, so it comes back after
 the delay, to whichever consumer looks first, even if this process dies meanwhile.
+
+Keys, under the events namespace ``<ns>``: the stream ``<ns>:orders``, with the
+group ``customer-activity`` (created with the stream, from its start, on first
+use), and the dead-letter stream ``<ns>:orders:dlq``, whose entries hold the
+message's fields, ``error`` and ``origin`` (``<stream>/<entry id>``); the id of a
+dead letter is the server's time of dead-lettering.
 """
 
 import asyncio
@@ -164,7 +170,7 @@ class RedisBroker:
         await self._client.aclose()
 
     async def _declare(self) -> None:
-        """Create the stream and the group from the start of the stream, once per connection."""
+        """Create the stream and its group (from the start), on first use and after a failure."""
         if self._declared:
             return
         try:
@@ -223,7 +229,7 @@ class RedisBroker:
             if attempt > self._max_attempts:
                 error = (
                     f"delivered {attempt} times, more than consumer_max_attempts "
-                    f"({self._max_attempts}), and never settled: the consumer crashes on it"
+                    f"({self._max_attempts}), and never settled: the consumer may crash on it"
                 )
                 await self._dead_letter(entry_id, message, error)
             elif attempt:
@@ -370,9 +376,9 @@ class _Deliveries:
         return self
 
     async def __anext__(self) -> Delivery:
-        while (delivery := await self._broker._next()) is None:
-            pass
-        return delivery
+        while True:
+            if (delivery := await self._broker._next()) is not None:
+                return delivery
 
 
 @dataclass(frozen=True, slots=True)
