@@ -1,13 +1,12 @@
 """Helpers to read from a broker in tests without hanging when nothing comes."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from uuid import uuid4
 
 import orjson
 
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-from {{ cookiecutter.package_name }}.messaging.port import Broker, Delivery, Message
+from {{ cookiecutter.package_name }}.messaging.port import Broker, Deliveries, Delivery, Message
 
 WAIT_SECONDS = 20.0
 
@@ -29,7 +28,7 @@ class Receiver:
 
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
-        self._iterator: AsyncIterator[Delivery] = broker.deliveries()
+        self._iterator: Deliveries = broker.deliveries()
 
     async def next(self, seconds: float = WAIT_SECONDS) -> Delivery:
         """The next delivery; ``TimeoutError`` when none comes in time."""
@@ -62,6 +61,4 @@ class Receiver:
 
     async def close(self) -> None:
         """End the iteration (and with it the adapter's subscription)."""
-        aclose = getattr(self._iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await self._iterator.aclose()

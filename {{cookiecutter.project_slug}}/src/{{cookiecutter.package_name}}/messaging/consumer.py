@@ -104,8 +104,9 @@ class EventConsumer:
         """Settle deliveries until cancelled, reconnecting with backoff after outages."""
         failures = 0
         while True:
+            deliveries = self._broker.deliveries()
             try:
-                async for delivery in self._broker.deliveries():
+                async for delivery in deliveries:
                     failures = 0
                     self._idle.clear()
                     try:
@@ -119,6 +120,8 @@ class EventConsumer:
                 )
                 log.warning("consumer_unavailable", error=error.message, retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
+            finally:
+                await deliveries.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the delivery in hand is settled first."""

@@ -273,7 +273,7 @@ class KafkaBroker:
                     message = f"cannot create the topic {topic}: {for_code(code).__name__}"
                     raise ServiceUnavailableError(DEPENDENCY) from for_code(code)(message)
 
-    def deliveries(self) -> AsyncIterator[Delivery]:
+    def deliveries(self) -> "_Subscription":
         """Messages of the consumer group, one at a time, from a consumer of their own.
 
         An iterator rather than a generator: a caller's timeout cancels one wait

@@ -6,10 +6,10 @@ and keeps the guarantees written here; the contract tests hold every adapter
 to them against the real broker.
 """
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, Self
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,26 @@ class Delivery(Protocol):
         ...
 
 
+class Deliveries(Protocol):
+    """One subscription's deliveries, one at a time; :meth:`aclose` ends it.
+
+    Not an async generator on purpose: a wait for the next delivery may be
+    cancelled (a shutdown, a timeout) and the iteration must survive it.
+    """
+
+    def __aiter__(self) -> Self:
+        """The iteration itself."""
+        ...
+
+    async def __anext__(self) -> Delivery:
+        """The next delivery, waiting for one to arrive."""
+        ...
+
+    async def aclose(self) -> None:
+        """End the subscription; unsettled deliveries go back to the broker."""
+        ...
+
+
 class Broker(Protocol):
     """A connected broker, with this service's channel, consumer and dead letters declared."""
 
@@ -87,7 +107,7 @@ class Broker(Protocol):
         """
         ...
 
-    def deliveries(self) -> AsyncIterator[Delivery]:
+    def deliveries(self) -> Deliveries:
         """Messages for this service's consumer, one at a time, until the connection fails.
 
         The consumer (queue, group, durable consumer) is declared when the adapter

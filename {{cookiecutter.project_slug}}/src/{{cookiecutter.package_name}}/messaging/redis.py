@@ -21,7 +21,7 @@ import heapq
 import os
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Self
@@ -128,7 +128,7 @@ class RedisBroker:
                     pipe.xadd(self._names.events, _fields(message))
                 await pipe.execute()
 
-    def deliveries(self) -> AsyncIterator[Delivery]:
+    def deliveries(self) -> "_Deliveries":
         """Idle entries claimed from any consumer first, then new ones, one at a time."""
         self._consumed = True
         return _Deliveries(self)
@@ -371,14 +371,20 @@ class _Deliveries:
 
     def __init__(self, broker: RedisBroker) -> None:
         self._broker = broker
+        self._closed = False
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Delivery:
-        while True:
+        while not self._closed:
             if (delivery := await self._broker._next()) is not None:
                 return delivery
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """End this iteration; the group keeps what is pending for the next claim."""
+        self._closed = True
 
 
 @dataclass(frozen=True, slots=True)
