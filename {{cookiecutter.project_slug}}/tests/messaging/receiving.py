@@ -29,14 +29,14 @@ class Receiver:
         self._broker = broker
         self._iterator: AsyncIterator[Delivery] = broker.deliveries()
 
-    async def next(self, timeout: float = WAIT_SECONDS) -> Delivery:
+    async def next(self, seconds: float = WAIT_SECONDS) -> Delivery:
         """The next delivery; ``TimeoutError`` when none comes in time."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             return await anext(self._iterator)
 
-    async def take(self, count: int, timeout: float = WAIT_SECONDS) -> list[Delivery]:
+    async def take(self, count: int, seconds: float = WAIT_SECONDS) -> list[Delivery]:
         """The next ``count`` deliveries."""
-        return [await self.next(timeout) for _ in range(count)]
+        return [await self.next(seconds) for _ in range(count)]
 
     async def nothing_within(self, seconds: float) -> bool:
         """Whether no delivery arrives for ``seconds``."""
@@ -47,9 +47,9 @@ class Receiver:
         await delivery.retry(0)
         return False
 
-    async def next_surviving_outages(self, timeout: float = WAIT_SECONDS) -> Delivery:
+    async def next_surviving_outages(self, seconds: float = WAIT_SECONDS) -> Delivery:
         """The next delivery, iterating again whenever the adapter reports the broker gone."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(seconds):
             while True:
                 try:
                     return await anext(self._iterator)

@@ -184,7 +184,7 @@ async def test_the_consumer_resumes_after_an_outage(
         await asyncio.sleep(1.0)
         proxy.restore()
 
-        delivery = await receiver.next_surviving_outages(timeout=60)
+        delivery = await receiver.next_surviving_outages(seconds=60)
         assert delivery.message.id == during.id
         await delivery.ack()
         await receiver.close()

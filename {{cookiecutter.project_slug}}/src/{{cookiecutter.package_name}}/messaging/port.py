@@ -88,7 +88,7 @@ class Broker(Protocol):
         ...
 
     def deliveries(self) -> AsyncIterator[Delivery]:
-        """This service's consumer: messages one at a time, until the connection fails.
+        """Messages for this service's consumer, one at a time, until the connection fails.
 
         The consumer (queue, group, durable consumer) is declared when the adapter
         first connects, so messages published since then wait for it. A message that
