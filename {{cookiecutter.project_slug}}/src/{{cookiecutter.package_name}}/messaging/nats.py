@@ -12,6 +12,7 @@ a dead letter, so a crash loop is never lost silently.
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -140,18 +141,27 @@ def _is_reserved(name: str) -> bool:
     return name in {_ID, _TYPE, _KEY} or name.startswith(_RESERVED_PREFIXES)
 
 
-def _headers_of(message: Message) -> dict[str, str]:
-    """The NATS headers carrying ``message``'s attributes beside its own headers."""
-    for name, value in message.headers.items():
-        if _is_reserved(name) or "\r" in value or "\n" in value:
-            raise ValueError(f"header {name!r} is reserved or holds a line break")
-    return {
-        **message.headers,
-        _ID: message.id,
-        _TYPE: message.type,
-        _KEY: message.key,
-        _DEDUPLICATION: message.id,
-    }
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """A message as JetStream takes it: attributes in headers, the id for de-duplication."""
+
+    subject: str
+    body: bytes
+    headers: dict[str, str]
+
+    @classmethod
+    def of(cls, prefix: str, message: Message) -> Self:
+        for name, value in message.headers.items():
+            if _is_reserved(name) or "\r" in value or "\n" in value:
+                raise ValueError(f"header {name!r} is reserved or holds a line break")
+        headers = {
+            **message.headers,
+            _ID: message.id,
+            _TYPE: message.type,
+            _KEY: message.key,
+            _DEDUPLICATION: message.id,
+        }
+        return cls(_subject(prefix, message.type), message.body, headers)
 
 
 def _carried(headers: Mapping[str, str]) -> dict[str, str]:
@@ -234,9 +244,9 @@ class NatsBroker:
         previous is stored), so a failure can never let a later one overtake
         it; different keys go concurrently.
         """
-        chains: dict[str, list[Message]] = {}
-        for message in messages:
-            chains.setdefault(message.key, []).append(message)
+        chains: dict[str, list[_Outgoing]] = {}
+        for message in messages:  # all checked before any is sent
+            chains.setdefault(message.key, []).append(_Outgoing.of(self._names.events, message))
         async with self._session() as link:
             results = await asyncio.gather(
                 *(self._publish_in_order(link, chain) for chain in chains.values()),
@@ -268,13 +278,7 @@ class NatsBroker:
             await self._rescue_exhausted(link)
             letters = await self._read(link, self._streams.dead_letters, limit)
             for msg in letters:
-                headers = _carried(msg.headers or {})
-                sequence = msg.metadata.sequence.stream
-                headers[_DEDUPLICATION] = f"{headers.get(_ID, '')}:replay:{sequence}"
-                subject = (msg.headers or {})[_ORIGIN_SUBJECT]
-                await link.js.publish(subject, msg.data, timeout=self._timeout, headers=headers)
-                with suppress(NotFoundError):
-                    await link.js.delete_msg(self._streams.dead_letters, sequence)
+                await self._replay(link, msg)
         return len(letters)
 
     async def ping(self) -> None:
@@ -364,7 +368,7 @@ class NatsBroker:
                 await client.connect(
                     servers=self._servers,
                     name=self._name,
-                    connect_timeout=self._timeout,
+                    connect_timeout=math.ceil(self._timeout),  # bounded above anyway
                     allow_reconnect=False,
                     max_reconnect_attempts=1,
                     reconnect_time_wait=0,
@@ -432,14 +436,20 @@ class NatsBroker:
             ),
         ]
 
-    async def _publish_in_order(self, link: _Link, chain: list[Message]) -> None:
-        for message in chain:
+    async def _publish_in_order(self, link: _Link, chain: list[_Outgoing]) -> None:
+        for outgoing in chain:
             await link.js.publish(
-                _subject(self._names.events, message.type),
-                message.body,
-                timeout=self._timeout,
-                headers=_headers_of(message),
+                outgoing.subject, outgoing.body, timeout=self._timeout, headers=outgoing.headers
             )
+
+    async def _replay(self, link: _Link, letter: Msg) -> None:
+        headers = _carried(letter.headers or {})
+        sequence = letter.metadata.sequence.stream
+        headers[_DEDUPLICATION] = f"{headers.get(_ID, '')}:replay:{sequence}"
+        subject = (letter.headers or {})[_ORIGIN_SUBJECT]
+        await link.js.publish(subject, letter.data, timeout=self._timeout, headers=headers)
+        with suppress(NotFoundError):
+            await link.js.delete_msg(self._streams.dead_letters, sequence)
 
     async def _store_dead_letter(
         self, link: _Link, origin: _Origin, headers: Mapping[str, str], body: bytes, error: str
@@ -487,6 +497,8 @@ class NatsBroker:
             subscription = await link.js.pull_subscribe_bind(consumer=info.name, stream=stream)
             try:
                 return await subscription.fetch(count, timeout=self._timeout)
+            except NatsTimeoutError:
+                return []  # another reader deleted them meanwhile
             finally:
                 await subscription.unsubscribe()
         finally:
