@@ -15,6 +15,7 @@ import pytest
 from nats.js import JetStreamContext
 
 from {{ cookiecutter.package_name }}.container import open_broker
+from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.messaging.nats import NatsBroker, Streams, servers, topology
 from {{ cookiecutter.package_name }}.messaging.port import Broker, DeadLetter, Message
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -62,6 +63,40 @@ async def test_one_id_published_twice_is_stored_once_under_its_type(
     same(delivery.message, sent)
     await delivery.ack()
     assert await receiver.nothing_within(1.0)
+    await receiver.close()
+
+
+async def test_keys_publish_concurrently_yet_each_key_keeps_its_order(broker: Broker) -> None:
+    sent = [make_message(f"order-{n % 5}") for n in range(60)]
+    await broker.publish(sent)
+
+    receiver = Receiver(broker)
+    received: list[Message] = []
+    for _ in sent:
+        delivery = await receiver.next()
+        received.append(delivery.message)
+        await delivery.ack()
+    for key in {message.key for message in sent}:
+        assert [m.id for m in received if m.key == key] == [m.id for m in sent if m.key == key]
+    await receiver.close()
+
+
+async def test_a_deleted_stream_is_declared_again_on_the_next_call(
+    broker: Broker, broker_settings: Settings
+) -> None:
+    await broker.ping()
+    async with jetstream(broker_settings) as js:
+        await js.delete_stream(Streams.of(broker_settings.events_namespace).events)
+
+    with pytest.raises(ServiceUnavailableError):
+        await broker.publish([make_message()])  # nothing stores the subject now
+    sent = make_message()
+    await broker.publish([sent])
+
+    receiver = Receiver(broker)
+    delivery = await receiver.next()
+    same(delivery.message, sent)
+    await delivery.ack()
     await receiver.close()
 
 
