@@ -70,14 +70,18 @@ def template() -> str:
 
 
 def _jinja(per_queue: dict[str, str]) -> str:
-    """``per_queue`` as Jinja: the namespace stays a marker until the final replace."""
+    """``per_queue`` as Jinja: one value, or a lookup by the queue answer."""
     if len(set(per_queue.values())) == 1:
         return next(iter(per_queue.values()))
-    suffixes = {queue: value.removeprefix(NAMESPACE) for queue, value in per_queue.items()}
-    prefixed = all(value.startswith(NAMESPACE) for value in per_queue.values())
-    table = ", ".join(f'"{queue}": "{value}"' for queue, value in suffixes.items())
-    lookup = "{{ {" + table + "}[cookiecutter.queue] }}"
-    return f"{NAMESPACE}{lookup}" if prefixed else lookup
+    namespace = NAMESPACE_EXPRESSION.removeprefix("{{ ").removesuffix(" }}")
+
+    def literal(value: str) -> str:
+        if value.startswith(NAMESPACE):
+            return f'{namespace} ~ "{value.removeprefix(NAMESPACE)}"'
+        return f'"{value}"'
+
+    table = ", ".join(f'"{queue}": {literal(value)}' for queue, value in per_queue.items())
+    return "{{ {" + table + "}[cookiecutter.queue] }}"
 
 
 if __name__ == "__main__":
