@@ -45,13 +45,17 @@ def _run(project: Path, *argv: str) -> str:
 
 def _bake(queue: str, output: Path) -> Path:
     context = {"project_name": "Zq Svc", "package_name": PACKAGE, "queue": queue}
-    return Path(cookiecutter(str(REPO_ROOT), no_input=True, output_dir=str(output), extra_context=context))
+    return Path(
+        cookiecutter(str(REPO_ROOT), no_input=True, output_dir=str(output), extra_context=context)
+    )
 
 
 def _variant(queue: str, output: Path) -> tuple[str, dict[str, str]]:
     project = _bake(queue, output)
     document = _run(project, SLUG, "asyncapi", "--output", "-")
-    facts = json.loads(_run(project, "python", "-c", _PROBE.format(package=PACKAGE, namespace=NAMESPACE)))
+    facts = json.loads(
+        _run(project, "python", "-c", _PROBE.format(package=PACKAGE, namespace=NAMESPACE))
+    )
     return document, facts
 
 
@@ -65,7 +69,7 @@ def template() -> str:
     for fact in ("dead_letters", "consumer", "events", "host", "protocol"):
         per_queue = {queue: facts[fact] for queue, (_, facts) in variants.items()}
         text = text.replace(f'"{base_facts[fact]}"', f'"{_jinja(per_queue)}"')
-        text = text.replace(f"Consumer {base_facts[fact]}\"", f"Consumer {_jinja(per_queue)}\"")
+        text = text.replace(f'Consumer {base_facts[fact]}"', f'Consumer {_jinja(per_queue)}"')
     return text.replace(SLUG, SLUG_EXPRESSION).replace(NAMESPACE, NAMESPACE_EXPRESSION)
 
 

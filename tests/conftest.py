@@ -16,6 +16,7 @@ from pathlib import Path
 import kafka_server
 import mongo_server
 import pytest
+from background_server import STATE_DIR_VARIABLE
 from template_repo import ensure_pyenv_version
 
 VARIANT_PROPERTY = "variant"
@@ -70,29 +71,29 @@ def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         config.pluginmanager.register(VariantReport(), "variant-report")
         # Workers inherit this before they start: where servers started for the run are noted.
-        os.environ[mongo_server.STATE_DIR_VARIABLE] = tempfile.mkdtemp(prefix="template-servers-")
+        os.environ[STATE_DIR_VARIABLE] = tempfile.mkdtemp(prefix="template-servers-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
-    state_dir = os.environ.pop(mongo_server.STATE_DIR_VARIABLE, None)
+    state_dir = os.environ.pop(STATE_DIR_VARIABLE, None)
     if state_dir is not None:
-        mongo_server.stop_started(Path(state_dir))
-        kafka_server.stop_started(Path(state_dir))
+        mongo_server.SERVER.stop_started(Path(state_dir))
+        kafka_server.SERVER.stop_started(Path(state_dir))
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def mongo() -> None:
     """A MongoDB wire server on 127.0.0.1:27017 for the rest of the run."""
-    mongo_server.ensure_running(Path(os.environ[mongo_server.STATE_DIR_VARIABLE]))
+    mongo_server.SERVER.ensure_running(Path(os.environ[STATE_DIR_VARIABLE]))
 
 
 @pytest.fixture(scope="session")
 def kafka() -> None:
     """A Kafka-compatible broker on 127.0.0.1:9092 for the rest of the run."""
-    kafka_server.ensure_running(Path(os.environ[mongo_server.STATE_DIR_VARIABLE]))
+    kafka_server.SERVER.ensure_running(Path(os.environ[STATE_DIR_VARIABLE]))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

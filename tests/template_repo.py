@@ -106,8 +106,12 @@ EDGE_ANSWERS: Answers = {
 
 
 def edge_variants() -> list[Answers]:
-    """The last choice of every question, with the edge answers."""
-    last = {question: choices[-1] for question, choices in choice_questions().items()}
+    """The last feature of every question (the last choice that is not ``none``), with the
+    edge answers, so that long names run through as much generated code as possible."""
+    last = {
+        question: next((c for c in reversed(choices) if c != "none"), choices[-1])
+        for question, choices in choice_questions().items()
+    }
     return [last | EDGE_ANSWERS]
 
 

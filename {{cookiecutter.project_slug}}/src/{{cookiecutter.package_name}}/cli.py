@@ -84,6 +84,17 @@ async def _migrate(arguments: argparse.Namespace) -> int:
 def migrate(arguments: argparse.Namespace) -> int:
     """Move the database schema."""
     return asyncio.run(_migrate(arguments))
+{%- if cookiecutter.api == "rest" or cookiecutter.queue != "none" %}
+
+
+def _write_document(document: dict[str, object], output: str) -> None:
+    """``document`` as indented JSON, to the file ``output`` or to stdout for ``-``."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+{%- endif %}
 {%- if cookiecutter.api == "rest" %}
 
 
@@ -91,11 +102,7 @@ def openapi(arguments: argparse.Namespace) -> int:
     """Write the OpenAPI document the tests compare against the app."""
     from {{ cookiecutter.package_name }}.api.rest.app import create_app
 
-    document = json.dumps(create_app().openapi(), indent=2, ensure_ascii=False) + "\n"
-    if arguments.output == "-":
-        sys.stdout.write(document)
-    else:
-        Path(arguments.output).write_text(document, encoding="utf-8")
+    _write_document(create_app().openapi(), arguments.output)
     return 0
 {%- endif %}
 {%- if cookiecutter.api == "grpc" %}
@@ -124,6 +131,15 @@ def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
 
 
 {%- if cookiecutter.queue != "none" %}
+
+
+def _count(text: str) -> int:
+    """A positive count, for ``--limit``."""
+    value = int(text)
+    if value < 1:
+        message = f"must be at least 1, not {value}"
+        raise argparse.ArgumentTypeError(message)
+    return value
 
 
 def relay(_: argparse.Namespace) -> int:
@@ -172,11 +188,7 @@ def asyncapi(arguments: argparse.Namespace) -> int:
     """Write the AsyncAPI document the tests compare against the code."""
     from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 
-    document = json.dumps(documented(), indent=2, ensure_ascii=False) + "\n"
-    if arguments.output == "-":
-        sys.stdout.write(document)
-    else:
-        Path(arguments.output).write_text(document, encoding="utf-8")
+    _write_document(documented(), arguments.output)
     return 0
 {%- endif %}
 
@@ -232,9 +244,9 @@ def _parser() -> argparse.ArgumentParser:
     letters.set_defaults(handler=dead_letters)
     letter_actions = letters.add_subparsers(dest="action", required=True)
     listing = letter_actions.add_parser("list", help="print dead letters as JSON lines")
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument("--limit", type=_count, default=20, help="at most this many")
     replaying = letter_actions.add_parser("replay", help="publish dead letters again")
-    replaying.add_argument("--limit", type=int, default=100)
+    replaying.add_argument("--limit", type=_count, default=100, help="at most this many")
     asyncapi_parser = commands.add_parser("asyncapi", help="write the AsyncAPI document")
     asyncapi_parser.add_argument(
         "--output", default=str(ASYNCAPI_PATH), help="path, or - for stdout"

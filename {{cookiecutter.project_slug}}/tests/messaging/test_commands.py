@@ -1,0 +1,74 @@
+"""The event commands, run as an operator runs them, against the real broker."""
+
+import json
+import os
+import subprocess
+import sys
+
+from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
+from {{ cookiecutter.package_name }}.messaging.port import Broker
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.messaging.receiving import Receiver, make_message
+from tests.support.broker import BrokerServer
+from tests.support.processes import environment_of, free_port
+
+
+def _command(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *arguments],
+        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+async def test_dead_letters_are_listed_then_replayed(
+    broker: Broker, broker_settings: Settings
+) -> None:
+    poison = make_message("order-7", body=b"{broken")
+    await broker.publish([poison])
+    receiver = Receiver(broker)
+    await (await receiver.next()).dead_letter("MalformedEventError: the body is not JSON")
+
+    listed = _command(broker_settings, "dead-letters", "list")
+    assert listed.returncode == 0, listed.stderr
+    (letter,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (letter["id"], letter["key"]) == (poison.id, "order-7")
+    assert "not JSON" in letter["error"]
+    assert letter["origin"]
+
+    replayed = _command(broker_settings, "dead-letters", "replay", "--limit", "5")
+    assert replayed.returncode == 0, replayed.stderr
+    again = await receiver.next()
+    assert again.message.id == poison.id
+    await again.ack()
+    await receiver.close()
+    assert await broker.dead_letters(10) == []
+
+
+def test_a_limit_below_one_is_refused(broker_settings: Settings) -> None:
+    result = _command(broker_settings, "dead-letters", "list", "--limit", "0")
+
+    assert result.returncode == 2
+    assert "must be at least 1" in result.stderr
+
+
+def test_the_broker_gone_is_a_clear_error_not_a_traceback(
+    broker_server: BrokerServer, broker_settings: Settings
+) -> None:
+    unreachable = broker_server.through(broker_settings, free_port())
+
+    result = _command(unreachable, "dead-letters", "list")
+
+    assert result.returncode == 1
+    assert "command_failed" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> None:
+    result = _command(broker_settings, "asyncapi", "--output", "-")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == documented()
