@@ -85,7 +85,8 @@ def _jinja(per_queue: dict[str, str]) -> str:
         return f'"{value}"'
 
     table = ", ".join(f'"{queue}": {literal(value)}' for queue, value in per_queue.items())
-    return "{{ {" + table + "}[cookiecutter.queue] }}"
+    # ``get``: the file is rendered (then deleted) for queue=none too.
+    return "{{ {" + table + '}.get(cookiecutter.queue, "") }}"
 
 
 if __name__ == "__main__":

@@ -7,6 +7,9 @@ import json
 {%- endif %}
 import sys
 from collections.abc import Sequence
+{%- if cookiecutter.queue != "none" %}
+from datetime import timedelta
+{%- endif %}
 from pathlib import Path
 
 import structlog
@@ -142,6 +145,22 @@ def _count(text: str) -> int:
     return value
 
 
+async def _purge_processed(_: argparse.Namespace) -> int:
+    from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
+
+    settings = get_settings()
+    async with build_container(settings) as container:
+        projector = CustomerActivityProjector(container.storage)
+        purged = await projector.forget_handled(timedelta(hours=settings.inbox_retention_hours))
+    log.info("processed_events_purged", count=purged)
+    return 0
+
+
+def purge_processed_events(arguments: argparse.Namespace) -> int:
+    """Forget handled event ids past the inbox retention (run it from a cron job)."""
+    return asyncio.run(_purge_processed(arguments))
+
+
 def relay(_: argparse.Namespace) -> int:
     """Publish the outbox to the broker until SIGINT/SIGTERM."""
     from {{ cookiecutter.package_name }}.messaging.workers import run_relay
@@ -216,12 +235,14 @@ def _parser() -> argparse.ArgumentParser:
     downgrade.add_argument("revision", help="target revision, or 'base' to revert all")
     revision = actions.add_parser("revision", help="write a migration for schema changes")
     revision.add_argument("-m", "--message", required=True)
-    actions.add_parser("current", help="print the applied revision")
+    actions.add_parser("current", help="print the applied revision").set_defaults(
+        prints_data=True
+    )
 {%- if cookiecutter.api == "rest" %}
 
     openapi_parser = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi_parser.add_argument("--output", default=str(OPENAPI_PATH), help="path, or - for stdout")
-    openapi_parser.set_defaults(handler=openapi)
+    openapi_parser.set_defaults(handler=openapi, prints_data=True)
 {%- endif %}
 {%- if cookiecutter.api == "grpc" %}
 
@@ -236,12 +257,15 @@ def _parser() -> argparse.ArgumentParser:
     ).set_defaults(handler=purge_idempotency_keys)
 {%- if cookiecutter.queue != "none" %}
 
+    commands.add_parser(
+        "purge-processed-events", help="forget handled event ids past their retention"
+    ).set_defaults(handler=purge_processed_events)
     commands.add_parser("relay", help="publish the outbox to the broker").set_defaults(
         handler=relay
     )
     commands.add_parser("consume", help="consume order events").set_defaults(handler=consume)
     letters = commands.add_parser("dead-letters", help="inspect or replay dead letters")
-    letters.set_defaults(handler=dead_letters)
+    letters.set_defaults(handler=dead_letters, prints_data=True)
     letter_actions = letters.add_subparsers(dest="action", required=True)
     listing = letter_actions.add_parser("list", help="print dead letters as JSON lines")
     listing.add_argument("--limit", type=_count, default=20, help="at most this many")
@@ -251,7 +275,7 @@ def _parser() -> argparse.ArgumentParser:
     asyncapi_parser.add_argument(
         "--output", default=str(ASYNCAPI_PATH), help="path, or - for stdout"
     )
-    asyncapi_parser.set_defaults(handler=asyncapi)
+    asyncapi_parser.set_defaults(handler=asyncapi, prints_data=True)
 {%- endif %}
     return parser
 
@@ -268,7 +292,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"invalid configuration: {problems}", file=sys.stderr)  # noqa: T201
         return 2
-    configure_logging(settings.log_level, settings.log_format)
+    # A command whose output is data (a document, dead letters) logs to stderr, so
+    # that its stdout can be piped.
+    log_stream = sys.stderr if getattr(arguments, "prints_data", False) else sys.stdout
+    configure_logging(settings.log_level, settings.log_format, log_stream)
     try:
         return int(arguments.handler(arguments))
     except ServiceUnavailableError as error:

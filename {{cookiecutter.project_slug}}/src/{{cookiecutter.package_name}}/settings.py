@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     outbox_relay_batch_size: int = Field(default=100, ge=1, le=1000)
     outbox_relay_idle_seconds: float = Field(default=0.5, gt=0)
     outbox_relay_lease_seconds: float = Field(default=30.0, gt=0)
+    inbox_retention_hours: int = Field(default=168, ge=1)
     consumer_ack_timeout_seconds: float = Field(default=60.0, ge=1)
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_base_seconds: float = Field(default=0.5, gt=0)

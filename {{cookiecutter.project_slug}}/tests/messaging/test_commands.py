@@ -4,10 +4,20 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
+from {{ cookiecutter.package_name }}.application.customer_activity import (
+    CONSUMER,
+    CustomerActivityProjector,
+)
+from {{ cookiecutter.package_name }}.domain.events import OrderEvent
+from {{ cookiecutter.package_name }}.domain.orders import Order
 from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.messaging.conftest import EventPath
+from tests.messaging.orders import new_order
 from tests.messaging.receiving import Receiver, make_message
 from tests.support.broker import BrokerServer
 from tests.support.processes import environment_of, free_port
@@ -55,7 +65,7 @@ def test_a_limit_below_one_is_refused(broker_settings: Settings) -> None:
     assert "must be at least 1" in result.stderr
 
 
-def test_the_broker_gone_is_a_clear_error_not_a_traceback(
+async def test_the_broker_gone_is_a_clear_error_not_a_traceback(
     broker_server: BrokerServer, broker_settings: Settings
 ) -> None:
     unreachable = broker_server.through(broker_settings, free_port())
@@ -63,8 +73,9 @@ def test_the_broker_gone_is_a_clear_error_not_a_traceback(
     result = _command(unreachable, "dead-letters", "list")
 
     assert result.returncode == 1
-    assert "command_failed" in result.stdout
-    assert "Traceback" not in result.stdout + result.stderr
+    assert "command_failed" in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
 
 
 def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> None:
@@ -72,3 +83,23 @@ def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> No
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == documented()
+
+
+async def test_purge_forgets_only_event_ids_past_the_retention(
+    event_path: EventPath, customer_id: str
+) -> None:
+    projector = CustomerActivityProjector(event_path.container.storage)
+    handled = [OrderEvent.created(Order.place(new_order(customer_id), datetime.now(UTC)))]
+    for event in handled:
+        assert await projector.handle(event)
+    stale = uuid4()
+    async with event_path.container.storage.unit_of_work() as uow:
+        await uow.inbox.record(CONSUMER, stale, datetime.now(UTC) - timedelta(hours=200))
+        await uow.commit()
+
+    result = _command(event_path.settings, "purge-processed-events")
+
+    assert result.returncode == 0, result.stderr
+    logged = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["count"] for r in logged if r["event"] == "processed_events_purged"] == [1]
+    assert not await projector.handle(handled[0]), "a recent id is still remembered"

@@ -8,8 +8,8 @@ and the broker, delays events but loses none and duplicates none in effect.
 import asyncio
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 {%- if cookiecutter.api == "grpc" %}
@@ -56,21 +56,29 @@ class Process:
 
         await eventually(answers, seconds=READY_SECONDS)
 
-    def stop(self) -> str:
-        """SIGTERM, then the process's output once it has exited."""
+    async def stop(self) -> str:
+        """SIGTERM, then the process's output once it has exited.
+
+        Waited for in a thread: the test's event loop keeps running the proxy
+        the process may still be talking through while it shuts down.
+        """
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
-        output, _ = self.popen.communicate(timeout=30)
+        output, _ = await asyncio.to_thread(self.popen.communicate, timeout=30)
         return output.decode(errors="replace")
 
 
-@contextmanager
-def stopped_cleanly(*processes: Process) -> Iterator[None]:
+@asynccontextmanager
+async def stopped_cleanly(*processes: Process) -> AsyncIterator[None]:
     """Stop every process on exit and check each one shut down without a crash."""
     try:
         yield
     finally:
-        outputs = {process.command: (process.stop(), process.popen.returncode) for process in processes}
+        stopped = await asyncio.gather(*(process.stop() for process in processes))
+        outputs = {
+            process.command: (output, process.popen.returncode)
+            for process, output in zip(processes, stopped, strict=True)
+        }
     for command, (output, code) in outputs.items():
         # uvicorn re-raises the signal once it has drained, so its exit reports SIGTERM.
         assert code in {0, -signal.SIGTERM}, f"{command} exited {code}:\n{output}"
@@ -87,7 +95,7 @@ async def service(settings: Settings, broker_settings: Settings) -> AsyncIterato
 {%- endif %}
     relay = Process("relay", broker_settings)
     consume = Process("consume", broker_settings)
-    with stopped_cleanly(api, relay, consume):
+    async with stopped_cleanly(api, relay, consume):
         for process in (api, relay, consume):
             await process.wait_for_readiness(200)
         yield api, relay, consume

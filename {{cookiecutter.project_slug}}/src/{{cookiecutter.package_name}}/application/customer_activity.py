@@ -6,7 +6,7 @@ redelivered or duplicated event finds its id taken and changes nothing.
 """
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from {{ cookiecutter.package_name }}.application.orders import utc_now
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
@@ -33,3 +33,15 @@ class CustomerActivityProjector:
                 )
             await uow.commit()
         return True
+
+    async def forget_handled(self, retention: timedelta) -> int:
+        """Drop inbox records older than ``retention``; how many went.
+
+        Keep ``retention`` well past the longest a duplicate can arrive (broker
+        redelivery, a relay's lease, a replay of old dead letters): a duplicate
+        that comes after its record is gone has its effect twice.
+        """
+        async with self._storage.unit_of_work() as uow:
+            purged = await uow.inbox.purge_before(self._clock() - retention)
+            await uow.commit()
+        return purged

@@ -7,6 +7,7 @@ until the last attempt, and then dead-lettered with its error.
 """
 
 import asyncio
+import contextlib
 import time
 from enum import StrEnum
 
@@ -25,6 +26,8 @@ log = structlog.get_logger(__name__)
 
 _RECONNECT_BASE_SECONDS = 0.5
 _RECONNECT_CAP_SECONDS = 30.0
+# Closing a subscription waits for the broker; one that is gone must not hold up a stop.
+_CLOSE_SECONDS = 5.0
 
 
 class Outcome(StrEnum):
@@ -121,7 +124,9 @@ class EventConsumer:
                 log.warning("consumer_unavailable", error=error.message, retry_in=round(delay, 3))
                 await asyncio.sleep(delay)
             finally:
-                await deliveries.aclose()
+                with contextlib.suppress(TimeoutError, ServiceUnavailableError):
+                    async with asyncio.timeout(_CLOSE_SECONDS):
+                        await deliveries.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; the delivery in hand is settled first."""

@@ -544,7 +544,7 @@ class NatsDelivery:
         await self._broker._settle(self._reply, Msg.Ack.Term)
 
 
-class NatsDeliveries(AsyncIterator[Delivery]):
+class NatsDeliveries:
     """Deliveries, one pull request at a time.
 
     Not a generator on purpose: a caller's timeout cancels one ``__anext__``
@@ -557,6 +557,9 @@ class NatsDeliveries(AsyncIterator[Delivery]):
         self._subscription: JetStreamContext.PullSubscription | None = None
         self._subscribed_on: _Link | None = None
         self._closed = False
+
+    def __aiter__(self) -> Self:
+        return self
 
     async def __anext__(self) -> Delivery:
         while not self._closed:

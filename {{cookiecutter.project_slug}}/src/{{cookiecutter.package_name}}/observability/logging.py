@@ -6,6 +6,7 @@ processors, so every line of the process has one shape.
 
 import logging
 import sys
+from typing import TextIO
 
 import orjson
 import structlog
@@ -16,8 +17,10 @@ def _dumps(event: object, **_: object) -> str:
     return orjson.dumps(event, default=str).decode()
 
 
-def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
-    """Route structlog and the standard library to stdout in one format."""
+def configure_logging(
+    level: str = "INFO", log_format: str = "json", stream: TextIO = sys.stdout
+) -> None:
+    """Route structlog and the standard library to ``stream`` (stdout) in one format."""
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -35,7 +38,7 @@ def configure_logging(level: str = "INFO", log_format: str = "json") -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,

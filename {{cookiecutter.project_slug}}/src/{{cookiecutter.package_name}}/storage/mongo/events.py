@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from bson import ObjectId
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -21,7 +22,8 @@ OUTBOX = "outbox"
 PROCESSED_EVENTS = "processed_events"
 CUSTOMER_ACTIVITY = "customer_activity"
 
-_OLDEST_FIRST = [("occurred_at", 1), ("_id", 1)]
+# Write order: ObjectIds grow within a process and by the second across processes.
+_OLDEST_FIRST = [("position", 1)]
 # Candidates read per claim, as a multiple of the batch: events queued behind an
 # order's leased head are skipped, and the window leaves room for them.
 _CANDIDATE_WINDOW = 4
@@ -56,6 +58,7 @@ class MongoOutbox:
         """Insert the event; the relay sees it once the transaction commits."""
         document: Document = {
             "_id": event.id,
+            "position": ObjectId(),
             "aggregate_id": event.order_id,
             "aggregate_version": event.version,
             "type": event.type.value,
@@ -152,7 +155,7 @@ class MongoOutboxRelayStore:
         """Count and age of the unpublished events."""
         with translated_errors():
             pending = await self._outbox.count_documents({})
-            oldest = await self._outbox.find_one({}, {"occurred_at": 1}, sort=_OLDEST_FIRST)
+            oldest = await self._outbox.find_one({}, {"occurred_at": 1}, sort=[("occurred_at", 1)])
         age = 0.0 if oldest is None else max((now - oldest["occurred_at"]).total_seconds(), 0.0)
         return OutboxBacklog(pending=pending, oldest_age_seconds=age)
 

@@ -15,6 +15,7 @@ OUTBOX_SCHEMA: dict[str, Any] = {
     "bsonType": "object",
     "required": [
         "_id",
+        "position",
         "aggregate_id",
         "aggregate_version",
         "type",
@@ -25,6 +26,7 @@ OUTBOX_SCHEMA: dict[str, Any] = {
     ],
     "properties": {
         "_id": {"bsonType": "binData"},
+        "position": {"bsonType": "objectId"},
         "aggregate_id": {"bsonType": "binData"},
         "aggregate_version": {"bsonType": ["int", "long"], "minimum": 1},
         "type": {"bsonType": "string", "maxLength": 64},
@@ -69,7 +71,8 @@ async def up(database: AsyncDatabase[dict[str, Any]]) -> None:
                 name="uq_outbox_aggregate_id_aggregate_version",
                 unique=True,
             ),
-            IndexModel([("occurred_at", ASCENDING), ("_id", ASCENDING)], name="ix_outbox_occurred_at_id"),
+            IndexModel([("position", ASCENDING)], name="ix_outbox_position"),
+            IndexModel([("occurred_at", ASCENDING)], name="ix_outbox_occurred_at"),
         ]
     )
     processed = await ensure_collection(database, "processed_events", PROCESSED_EVENT_SCHEMA)
