@@ -1,6 +1,7 @@
 """The event consumer against the real database and broker: once in effect, whatever arrives."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import orjson
@@ -33,7 +34,11 @@ async def test_an_event_has_one_effect_however_often_it_arrives(
     event_path: EventPath, customer_id: str
 ) -> None:
     message = _created(customer_id, event_path.settings.events_source)
-    await event_path.broker.publish([message, message, message])
+    # Copies of one event under transport ids of their own, as a second relay or a replay
+    # after the broker's de-duplication window would send them (JetStream drops a repeated
+    # message id by itself).
+    copies = [replace(message, id=f"{message.id}-{n}") for n in range(2)]
+    await event_path.broker.publish([message, *copies])
 
     consumer = event_path.consumer()
     receiver = Receiver(event_path.broker)
