@@ -86,7 +86,7 @@ def _jinja(per_queue: dict[str, str]) -> str:
 
     table = ", ".join(f'"{queue}": {literal(value)}' for queue, value in per_queue.items())
     # ``get``: the file is rendered (then deleted) for queue=none too.
-    return "{{ {" + table + '}.get(cookiecutter.queue, "") }}"
+    return "{{ {" + table + '}.get(cookiecutter.queue, "") }}'
 
 
 if __name__ == "__main__":

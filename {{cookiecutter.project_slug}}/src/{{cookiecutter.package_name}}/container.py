@@ -57,9 +57,9 @@ async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
         yield migrator
     finally:
         await migrator.close()
-
-
 {%- if cookiecutter.queue != "none" %}
+
+
 @asynccontextmanager
 async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
     """The broker adapter chosen for this service, closed on exit.
@@ -103,9 +103,9 @@ def broker_topology(namespace: str) -> Topology:
 {%- endif %}
 
     return topology(namespace)
+{%- endif %}
 
 
-{% endif -%}
 @asynccontextmanager
 async def build_container(settings: Settings) -> AsyncIterator[Container]:
     """Connect the adapters and the use cases; release everything on exit."""
