@@ -50,5 +50,8 @@ class EventPath:
 @pytest.fixture
 async def event_path(events_settings: Settings) -> AsyncIterator[EventPath]:
     """The orders service, its relay and its consumer, on this test's database and namespace."""
-    async with build_container(events_settings) as container, open_broker(events_settings) as broker:
+    async with (
+        build_container(events_settings) as container,
+        open_broker(events_settings) as broker,
+    ):
         yield EventPath(events_settings, container, broker)

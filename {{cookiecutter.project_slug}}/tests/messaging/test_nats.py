@@ -176,7 +176,9 @@ async def test_connecting_again_updates_the_consumer_to_the_settings(
 
     names = topology(broker_settings.events_namespace)
     async with jetstream(broker_settings) as js:
-        info = await js.consumer_info(Streams.of(broker_settings.events_namespace).events, names.consumer)
+        info = await js.consumer_info(
+            Streams.of(broker_settings.events_namespace).events, names.consumer
+        )
     assert (info.config.ack_wait, info.config.max_deliver) == (7.0, 4)
 
 

@@ -11,7 +11,7 @@ from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableErro
 from {{ cookiecutter.package_name }}.domain.events import OrderEventType
 from {{ cookiecutter.package_name }}.domain.orders import OrderChanges, OrderStatus
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
-from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer, Outcome
+from {{ cookiecutter.package_name }}.messaging.consumer import Outcome
 from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
 from tests.messaging.conftest import EventPath
 from tests.messaging.orders import new_order, receive_events
@@ -25,15 +25,24 @@ def _published(event_type: OrderEventType) -> float:
     return value or 0.0
 
 
-async def settle_all(consumer: EventConsumer, receiver: Receiver) -> list[Outcome]:
+async def consume_all(event_path: EventPath) -> list[Outcome]:
     """Settle the deliveries waiting, then any more until none comes for a second."""
+    consumer = event_path.consumer()
+    receiver = Receiver(event_path.broker)
     outcomes = [await consumer.settle(await receiver.next())]
     while True:
         try:
             delivery = await receiver.next(seconds=1.0)
         except TimeoutError:
+            await receiver.close()
             return outcomes
         outcomes.append(await consumer.settle(delivery))
+
+
+def assert_each_handled_once(outcomes: list[Outcome], events: int) -> None:
+    """Every event had its effect once; anything more was a duplicate the inbox absorbed."""
+    assert outcomes.count(Outcome.HANDLED) == events
+    assert set(outcomes) <= {Outcome.HANDLED, Outcome.DUPLICATE}
 
 
 async def _drain(relay: OutboxRelay) -> int:
@@ -86,7 +95,10 @@ async def test_two_relays_publish_every_event_exactly_once(
         relays = [
             event_path.relay(owner="relay-a"),
             OutboxRelay(
-                event_path.container.storage.outbox, second_broker, event_path.settings, owner="relay-b"
+                event_path.container.storage.outbox,
+                second_broker,
+                event_path.settings,
+                owner="relay-b",
             ),
         ]
         stop = asyncio.Event()
@@ -114,19 +126,16 @@ async def test_a_relay_that_dies_mid_round_loses_nothing_and_the_duplicate_is_ab
     # A relay claims and publishes, then dies before it can forget the rows.
     lease = timedelta(seconds=1)
     claimed = await store.claim("crashed", limit=10, lease=lease, now=datetime.now(UTC))
-    await event_path.broker.publish([to_message(p, event_path.settings.events_source) for p in claimed])
+    await event_path.broker.publish(
+        [to_message(p, event_path.settings.events_source) for p in claimed]
+    )
     await asyncio.sleep(lease.total_seconds() + 0.2)
 
     assert await _drain(event_path.relay()) == 3
 
     # Each event went out twice; a broker that deduplicates by message id (JetStream)
     # absorbs the second copy itself, the others deliver it and the inbox absorbs it.
-    consumer = event_path.consumer()
-    receiver = Receiver(event_path.broker)
-    outcomes = await settle_all(consumer, receiver)
-    await receiver.close()
-    assert outcomes.count(Outcome.HANDLED) == 3
-    assert set(outcomes) <= {Outcome.HANDLED, Outcome.DUPLICATE}
+    assert_each_handled_once(await consume_all(event_path), 3)
     assert await event_path.orders_placed(customer_id) == 3
 
 
@@ -159,11 +168,6 @@ async def test_a_broker_outage_keeps_the_events_until_the_broker_is_back(
                 except ServiceUnavailableError:
                     await asyncio.sleep(0.2)
 
-    consumer = event_path.consumer()
-    receiver = Receiver(event_path.broker)
     # A publish cut off before its confirmation may have reached the broker all the same.
-    outcomes = await settle_all(consumer, receiver)
-    await receiver.close()
-    assert outcomes.count(Outcome.HANDLED) == 5
-    assert set(outcomes) <= {Outcome.HANDLED, Outcome.DUPLICATE}
+    assert_each_handled_once(await consume_all(event_path), 5)
     assert await event_path.orders_placed(customer_id) == 5

@@ -168,4 +168,3 @@ async def test_customer_activity_counts_orders_and_keeps_the_latest(storage: Sto
     assert activity is not None
     assert (activity.orders_placed, activity.last_order_at) == (2, late)
     assert await storage.customer_activity.get("nobody") is None
-

@@ -62,7 +62,11 @@ class OrderLine:
 
     def snapshot(self) -> dict[str, Any]:
         """The line as JSON-ready primitives; ``OrderLine(**snapshot)`` rebuilds it."""
-        return {"sku": self.sku, "quantity": self.quantity, "unit_price_minor": self.unit_price_minor}
+        return {
+            "sku": self.sku,
+            "quantity": self.quantity,
+            "unit_price_minor": self.unit_price_minor,
+        }
 
 
 @dataclass(frozen=True, slots=True)

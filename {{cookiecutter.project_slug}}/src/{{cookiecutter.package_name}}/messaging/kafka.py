@@ -135,7 +135,9 @@ def _encode(message: Message) -> Headers:
 def _decode(record: ConsumerRecord) -> tuple[Message, dict[str, str]]:
     """The message in a record, and the adapter's own headers apart from it."""
     headers = {name: value.decode() for name, value in record.headers}
-    own = {name: headers.pop(name) for name in [*OWN_HEADERS, *DEAD_LETTER_HEADERS] if name in headers}
+    own = {
+        name: headers.pop(name) for name in [*OWN_HEADERS, *DEAD_LETTER_HEADERS] if name in headers
+    }
     message = Message(
         # A record from another producer still gets an id, so that it can be dead-lettered.
         id=own.get(ID_HEADER, f"{record.topic}-{record.partition}-{record.offset}"),
@@ -149,7 +151,9 @@ def _decode(record: ConsumerRecord) -> tuple[Message, dict[str, str]]:
 
 def _dead_letter(record: ConsumerRecord) -> DeadLetter:
     message, own = _decode(record)
-    origin = f"{own[ORIGIN_TOPIC_HEADER]}[{own[ORIGIN_PARTITION_HEADER]}]@{own[ORIGIN_OFFSET_HEADER]}"
+    origin = (
+        f"{own[ORIGIN_TOPIC_HEADER]}[{own[ORIGIN_PARTITION_HEADER]}]@{own[ORIGIN_OFFSET_HEADER]}"
+    )
     return DeadLetter(
         message=message,
         error=own[ERROR_HEADER],

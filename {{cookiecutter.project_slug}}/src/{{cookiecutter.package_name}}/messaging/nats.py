@@ -166,7 +166,9 @@ class _Outgoing:
 
 def _carried(headers: Mapping[str, str]) -> dict[str, str]:
     """The headers that travel with a message wherever it is copied."""
-    return {name: value for name, value in headers.items() if not name.startswith(_RESERVED_PREFIXES)}
+    return {
+        name: value for name, value in headers.items() if not name.startswith(_RESERVED_PREFIXES)
+    }
 
 
 def _message_of(headers: Mapping[str, str], body: bytes) -> Message:
@@ -476,7 +478,9 @@ class NatsBroker:
             return
         error = f"delivered {event['deliveries']} times without being settled (max_deliver)"
         origin = _Origin(self._streams.events, sequence, original.subject or "")
-        await self._store_dead_letter(link, origin, original.headers or {}, original.data or b"", error)
+        await self._store_dead_letter(
+            link, origin, original.headers or {}, original.data or b"", error
+        )
 
     async def _read(self, link: _Link, stream: str, limit: int) -> list[Msg]:
         """Up to ``limit`` messages of ``stream`` from the first, through a throwaway consumer."""

@@ -30,7 +30,9 @@ def create_probe_app(checks: Mapping[str, Check]) -> Starlette:
     async def readiness(_: Request) -> JSONResponse:
         """Every check passes; else 503 and which one failed."""
         results = await asyncio.gather(*(check() for check in checks.values()))
-        report = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
+        report = {
+            name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)
+        }
         if all(results):
             return JSONResponse({"status": "ready", "checks": report})
         return JSONResponse({"status": "unavailable", "checks": report}, status_code=503)

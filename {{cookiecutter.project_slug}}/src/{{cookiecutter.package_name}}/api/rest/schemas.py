@@ -31,7 +31,9 @@ class OrderLineIn(_Strict):
 
     sku: Sku
     quantity: int = Field(ge=1, le=MAX_QUANTITY)
-    unit_price_minor: int = Field(ge=0, le=MAX_UNIT_PRICE_MINOR, description="Price in minor units.")
+    unit_price_minor: int = Field(
+        ge=0, le=MAX_UNIT_PRICE_MINOR, description="Price in minor units."
+    )
 
     def to_domain(self) -> OrderLine:
         """The domain value."""
