@@ -1,12 +1,8 @@
 """Order events as CloudEvents: what goes on the wire, and what the consumer refuses."""
 
-from datetime import UTC, datetime
-
 import orjson
 import pytest
 
-from {{ cookiecutter.package_name }}.domain.events import OrderEvent
-from {{ cookiecutter.package_name }}.domain.orders import Order
 from {{ cookiecutter.package_name }}.messaging.cloudevents import (
     CONTENT_TYPE,
     MalformedEventError,
@@ -16,17 +12,10 @@ from {{ cookiecutter.package_name }}.messaging.cloudevents import (
 )
 from {{ cookiecutter.package_name }}.messaging.port import Message
 from {{ cookiecutter.package_name }}.storage.port import PendingEvent
-from tests.messaging.orders import new_order
-
-TRACE = {
-    "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
-    "tracestate": "vendor=opaque",
-}
-
+from tests.messaging.orders import TRACE, order_created, pending
 
 def _pending() -> PendingEvent:
-    order = Order.place(new_order("c-1"), datetime.now(UTC))
-    return PendingEvent(event=OrderEvent.created(order), trace_context=TRACE, attempts=1)
+    return pending(order_created("c-1"))
 
 
 def test_an_event_travels_as_a_structured_cloudevent_and_comes_back_equal() -> None:

@@ -11,13 +11,11 @@ from {{ cookiecutter.package_name }}.application.customer_activity import (
     CONSUMER,
     CustomerActivityProjector,
 )
-from {{ cookiecutter.package_name }}.domain.events import OrderEvent
-from {{ cookiecutter.package_name }}.domain.orders import Order
 from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.messaging.conftest import EventPath
-from tests.messaging.orders import new_order
+from tests.messaging.orders import order_created
 from tests.messaging.receiving import Receiver, make_message
 from tests.support.broker import BrokerServer
 from tests.support.processes import environment_of, free_port
@@ -89,7 +87,7 @@ async def test_purge_forgets_only_event_ids_past_the_retention(
     event_path: EventPath, customer_id: str
 ) -> None:
     projector = CustomerActivityProjector(event_path.container.storage)
-    handled = [OrderEvent.created(Order.place(new_order(customer_id), datetime.now(UTC)))]
+    handled = [order_created(customer_id)]
     for event in handled:
         assert await projector.handle(event)
     stale = uuid4()

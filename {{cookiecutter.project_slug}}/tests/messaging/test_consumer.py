@@ -2,32 +2,23 @@
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import orjson
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
 from {{ cookiecutter.package_name }}.container import build_container
-from {{ cookiecutter.package_name }}.domain.events import OrderEvent
-from {{ cookiecutter.package_name }}.domain.orders import Order
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer, Outcome
 from {{ cookiecutter.package_name }}.messaging.port import Message
-from {{ cookiecutter.package_name }}.storage.port import PendingEvent
 from tests.messaging.conftest import EventPath
-from tests.messaging.orders import new_order
+from tests.messaging.orders import order_created, pending
 from tests.messaging.receiving import Receiver, make_message
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
-TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
-
-
 def _created(customer_id: str, source: str) -> Message:
-    order = Order.place(new_order(customer_id), datetime.now(UTC))
-    pending = PendingEvent(event=OrderEvent.created(order), trace_context=TRACE, attempts=1)
-    return to_message(pending, source)
+    return to_message(pending(order_created(customer_id)), source)
 
 
 async def test_an_event_has_one_effect_however_often_it_arrives(

@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }}.container import build_container, open_brok
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
-from {{ cookiecutter.package_name }}.observability.health import answers
+from {{ cookiecutter.package_name }}.observability.health import answers, database_ready
 from {{ cookiecutter.package_name }}.observability.probes import create_probe_app, serve_probes
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import Storage
@@ -42,7 +42,7 @@ async def _with_probes(
 ) -> None:
     """Run ``work`` beside the probe server; either one ending ends both."""
     app = create_probe_app(
-        {"database": partial(answers, storage.ping), "broker": partial(answers, broker.ping)}
+        {"database": partial(database_ready, storage), "broker": partial(answers, broker.ping)}
     )
     probes = asyncio.create_task(
         serve_probes(app, settings.http_host, settings.http_port, stop.wait)
