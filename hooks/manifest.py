@@ -75,6 +75,30 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "none": (),
     },
     "auth": {
+        "jwt": (
+            "src/{package}/auth/jwt.py",
+            "src/{package}/auth/tokens.py",
+            "tests/auth/test_jwt.py",
+        ),
+        "oauth2": (
+            "src/{package}/auth/client_credentials.py",
+            "src/{package}/auth/jwks.py",
+            "src/{package}/auth/oauth2.py",
+            "src/{package}/auth/tokens.py",
+            "tests/auth/test_client_credentials.py",
+            "tests/auth/test_jwks.py",
+            "tests/auth/test_oauth2.py",
+            "tests/support/issuer.py",
+        ),
+        "api_key": (
+            "src/{package}/auth/api_keys.py",
+            "src/{package}/storage/mongo/api_keys.py",
+            "src/{package}/storage/mongo/migrations/v0003_api_keys.py",
+            "src/{package}/storage/postgres/api_keys.py",
+            "src/{package}/storage/postgres/migrations/versions/v0003_api_keys.py",
+            "tests/auth/test_api_keys.py",
+            "tests/storage/test_api_keys.py",
+        ),
         "none": (),
     },
 }

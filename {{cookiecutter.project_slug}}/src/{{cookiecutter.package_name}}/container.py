@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from {{ cookiecutter.package_name }}.application.orders import OrderService
+from {{ cookiecutter.package_name }}.auth.guard import Guard
+from {{ cookiecutter.package_name }}.auth.port import Authenticator
+from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Topology
 {%- endif %}
@@ -26,6 +29,7 @@ class Container:
     settings: Settings
     storage: Storage
     orders: OrderService
+    guard: Guard
 
 
 def open_storage(settings: Settings) -> Storage:
@@ -34,6 +38,25 @@ def open_storage(settings: Settings) -> Storage:
     return PostgresStorage.from_settings(settings)
 {%- elif cookiecutter.database == "mongo" %}
     return MongoStorage.from_settings(settings)
+{%- endif %}
+
+
+def open_authenticator(settings: Settings, storage: Storage) -> Authenticator | None:
+    """The authentication mode chosen for this service{% if cookiecutter.auth == "none" %} (none: a gateway authenticates){% elif cookiecutter.auth != "api_key" %} (tokens need no storage){% endif %}."""
+{%- if cookiecutter.auth == "jwt" %}
+    from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator
+
+    return JwtAuthenticator.from_settings(settings)
+{%- elif cookiecutter.auth == "oauth2" %}
+    from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
+
+    return OAuth2Authenticator.from_settings(settings)
+{%- elif cookiecutter.auth == "api_key" %}
+    from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyAuthenticator
+
+    return ApiKeyAuthenticator.from_settings(settings, storage.api_keys)
+{%- else %}
+    return None
 {%- endif %}
 
 
@@ -111,9 +134,13 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
     """Connect the adapters and the use cases; release everything on exit."""
     storage = open_storage(settings)
     try:
-        orders = OrderService(
-            storage, idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds)
-        )
-        yield Container(settings=settings, storage=storage, orders=orders)
+        guard = Guard(open_authenticator(settings, storage), RateLimiter.from_settings(settings))
+        try:
+            orders = OrderService(
+                storage, idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds)
+            )
+            yield Container(settings=settings, storage=storage, orders=orders, guard=guard)
+        finally:
+            await guard.close()
     finally:
         await storage.close()

@@ -6,14 +6,24 @@ Each field is documented in `.env.example`; a test keeps the two in step.
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, {% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, field_validator
+from limits import parse
+from pydantic import Field, {% if cookiecutter.auth == "oauth2" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, {% if cookiecutter.auth in ("jwt", "api_key", "oauth2") %}SecretStr, {% endif %}field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+{%- if cookiecutter.auth in ("jwt", "oauth2") %}
+
+# Algorithms a deployment may pin; "none" and anything unsigned are not among them.
+type JwtAlgorithm = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA"
+]
+{%- endif %}
 
 
 class Settings(BaseSettings):
     """Service configuration; invalid values stop the process at start-up."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
+    )
 
     service_name: str = "{{ cookiecutter.project_slug }}"
     environment: Literal["local", "test", "staging", "production"] = "local"
@@ -67,6 +77,40 @@ class Settings(BaseSettings):
 {%- endif %}
 
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
+{%- if cookiecutter.auth == "jwt" %}
+
+    jwt_algorithm: JwtAlgorithm = "HS256"
+    jwt_secret: SecretStr | None = None
+    jwt_public_key: str | None = None
+    jwt_private_key: SecretStr | None = None
+    jwt_issuer: str = Field(default="{{ cookiecutter.project_slug }}", min_length=1)
+    jwt_audience: str = Field(default="{{ cookiecutter.project_slug }}", min_length=1)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    jwt_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+{%- elif cookiecutter.auth == "oauth2" %}
+
+    oauth2_issuer: HttpUrl | None = None
+    oauth2_audience: str = Field(default="{{ cookiecutter.project_slug }}", min_length=1)
+    oauth2_algorithms: tuple[JwtAlgorithm, ...] = Field(default=("RS256", "ES256"), min_length=1)
+    oauth2_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    oauth2_jwks_cache_seconds: float = Field(default=300.0, gt=0)
+    oauth2_jwks_refresh_interval_seconds: float = Field(default=30.0, ge=0)
+    oauth2_http_timeout_seconds: float = Field(default=5.0, gt=0)
+    oauth2_client_id: str | None = None
+    oauth2_client_secret: SecretStr | None = None
+    oauth2_client_scope: str = ""
+{%- elif cookiecutter.auth == "api_key" %}
+
+    api_key_prefix: str = Field(default="{{ cookiecutter.package_name.replace('_', '')[:12] }}", pattern=r"^[a-z][a-z0-9]{1,15}$")
+    api_key_hash_secret: SecretStr | None = None
+    api_key_last_used_interval_seconds: float = Field(default=60.0, ge=0)
+{%- endif %}
+
+    rate_limit_per_caller: str = "600/minute"
+    rate_limit_per_ip: str = "{{ '600/minute' if cookiecutter.auth == 'none' else '60/minute' }}"
+    rate_limit_redis_url: RedisDsn | None = None
+    rate_limit_redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    rate_limit_key_prefix: str = Field(default="{{ cookiecutter.project_slug }}:ratelimit", min_length=1)
 {%- if cookiecutter.queue != "none" %}
 
 {%- if cookiecutter.queue == "rabbitmq" %}
@@ -92,6 +136,16 @@ class Settings(BaseSettings):
     consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
     consumer_retry_max_seconds: float = Field(default=60.0, gt=0)
 {%- endif %}
+
+    @field_validator("rate_limit_per_caller", "rate_limit_per_ip")
+    @classmethod
+    def _is_a_rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            message = "write a rate as <count>/<period>, as in 100/minute or 10/second"
+            raise ValueError(message) from None
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -8,6 +8,7 @@ import sys
 import time
 
 import httpx
+from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -34,10 +35,15 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
 
 
 def environment_of(settings: Settings) -> dict[str, str]:
-    """The environment variables that make a process read ``settings``."""
+    """The environment variables that make a process read ``settings`` (secrets revealed)."""
+    values = settings.model_dump(mode="json")
+    for name in type(settings).model_fields:
+        if isinstance(secret := getattr(settings, name), SecretStr):
+            values[name] = secret.get_secret_value()
     return {
         name.upper(): value if isinstance(value, str) else json.dumps(value)
-        for name, value in settings.model_dump(mode="json").items()
+        for name, value in values.items()
+        if value is not None
     }
 
 

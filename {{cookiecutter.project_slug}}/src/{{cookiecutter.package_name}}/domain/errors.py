@@ -12,6 +12,9 @@ class ErrorKind(Enum):
     """What went wrong, from the caller's point of view."""
 
     MALFORMED = auto()
+    UNAUTHENTICATED = auto()
+    PERMISSION_DENIED = auto()
+    RATE_LIMITED = auto()
     INVALID = auto()
     NOT_FOUND = auto()
     ALREADY_EXISTS = auto()

@@ -2,8 +2,8 @@
 
 Every error carries an ``ErrorInfo`` whose ``reason`` is the REST error code in
 upper case (``version_mismatch`` is ``VERSION_MISMATCH``), a ``BadRequest`` with
-one violation per invalid field when there are any, and a ``RetryInfo`` where
-REST would send ``Retry-After``.
+one violation per invalid field when there are any, a ``QuotaFailure`` when a
+rate limit refused the call, and a ``RetryInfo`` where REST would send ``Retry-After``.
 """
 
 from dataclasses import dataclass
@@ -13,6 +13,8 @@ from google.protobuf import any_pb2, duration_pb2
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 
+from {{ cookiecutter.package_name }}.auth.errors import RateLimitedError
+from {{ cookiecutter.package_name }}.auth.rate_limits import Quota
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -24,6 +26,9 @@ ERROR_DOMAIN = "{{ cookiecutter.project_slug }}"
 # when the resource's state forbids the change and retrying cannot help.
 GRPC_STATUS: dict[ErrorKind, grpc.StatusCode] = {
     ErrorKind.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
+    ErrorKind.PERMISSION_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorKind.RATE_LIMITED: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorKind.INVALID: grpc.StatusCode.INVALID_ARGUMENT,
     ErrorKind.NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorKind.ALREADY_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
@@ -54,6 +59,20 @@ class RichStatus(grpc.Status):
     trailing_metadata: tuple[tuple[str, str | bytes], ...]
 
 
+def _retry_delay(error: ServiceError) -> int | None:
+    if isinstance(error, RateLimitedError):
+        return error.quota.reset_seconds
+    return _RETRY_DELAY_SECONDS.get(error.kind)
+
+
+def _quota_failure(quota: Quota) -> error_details_pb2.QuotaFailure:
+    violation = error_details_pb2.QuotaFailure.Violation(
+        subject=quota.policy,
+        description=f"{quota.limit} calls per {quota.window_seconds} seconds",
+    )
+    return error_details_pb2.QuotaFailure(violations=[violation])
+
+
 def rich_status(error: ServiceError, *metadata: tuple[str, str]) -> RichStatus:
     """The status a client receives for ``error``, with ``metadata`` added to the trailers."""
     code = GRPC_STATUS[error.kind]
@@ -65,7 +84,9 @@ def rich_status(error: ServiceError, *metadata: tuple[str, str]) -> RichStatus:
             for d in error.details
         ]
         details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
-    if (delay := _RETRY_DELAY_SECONDS.get(error.kind)) is not None:
+    if isinstance(error, RateLimitedError):
+        details.append(_packed(_quota_failure(error.quota)))
+    if (delay := _retry_delay(error)) is not None:
         retry = error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=delay))
         details.append(_packed(retry))
     status = status_pb2.Status(code=code.value[0], message=error.message, details=details)

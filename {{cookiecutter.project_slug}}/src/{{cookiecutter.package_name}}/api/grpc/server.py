@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 from {{ cookiecutter.package_name }}.api.grpc.health import HealthReporter
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import RequestContextInterceptor
 from {{ cookiecutter.package_name }}.api.grpc.orders import OrdersServicer
+from {{ cookiecutter.package_name }}.api.grpc.security import GuardInterceptor
 from {{ cookiecutter.package_name }}.container import Container, build_container
 from {{ cookiecutter.package_name }}.observability.health import database_ready
 from {{ cookiecutter.package_name }}.observability.probes import create_probe_app, serve_probes
@@ -46,7 +47,10 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
     """
     async with build_container(settings) as container:
         server = aio.server(
-            interceptors=[RequestContextInterceptor(log_requests=settings.log_requests)],
+            interceptors=[
+                RequestContextInterceptor(log_requests=settings.log_requests),
+                GuardInterceptor(container.guard),
+            ],
             # Fail to start if the port is taken, rather than share it with another process.
             options=[("grpc.so_reuseport", 0)],
         )

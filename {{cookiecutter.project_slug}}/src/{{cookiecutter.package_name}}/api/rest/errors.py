@@ -8,11 +8,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from {{ cookiecutter.package_name }}.api.rest.headers import rate_limit_headers
 from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorBody, ErrorDetail, ErrorEnvelope
+from {{ cookiecutter.package_name }}.auth.errors import PermissionDeniedError, RateLimitedError, UnauthenticatedError
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, FieldViolation, ServiceError
 
 HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.PERMISSION_DENIED: 403,
+    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.INVALID: 422,
     ErrorKind.NOT_FOUND: 404,
     ErrorKind.ALREADY_EXISTS: 409,
@@ -41,10 +46,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": description}
     for status, description in {
         400: "Malformed request",
+{%- if cookiecutter.auth != "none" %}
+        401: "Missing or invalid credentials; see WWW-Authenticate",
+        403: "The credentials lack the permission this call needs",
+{%- endif %}
         404: "Not found",
         409: "Conflict with the resource's state or a concurrent request",
         412: "The If-Match version is not the current one",
         422: "Validation failed",
+        429: "Too many requests; retry after the Retry-After delay",
         500: "Unexpected error",
         503: "A dependency is unavailable; retry after the Retry-After delay",
     }.items()
@@ -69,11 +79,29 @@ def envelope(
     return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
 
 
+REALM = "{{ cookiecutter.project_slug }}"
+
+
+def _headers(error: ServiceError) -> dict[str, str]:
+    """The challenge of RFC 6750 on 401 and 403, the quota and ``Retry-After`` on 429."""
+    match error:
+        case UnauthenticatedError(scheme=scheme, invalid=invalid):
+            problem = ', error="invalid_token"' if invalid else ""
+            return {"WWW-Authenticate": f'{scheme} realm="{REALM}"{problem}'}
+        case PermissionDeniedError(scheme=scheme, permission=permission):
+            challenge = f'realm="{REALM}", error="insufficient_scope", scope="{permission.value}"'
+            return {"WWW-Authenticate": f"{scheme} {challenge}"}
+        case RateLimitedError(quota=quota):
+            return {**rate_limit_headers(quota), "Retry-After": str(quota.reset_seconds)}
+    retry_after = _RETRY_AFTER_SECONDS.get(error.kind)
+    return {"Retry-After": str(retry_after)} if retry_after is not None else {}
+
+
 def _service_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)  # noqa: S101 - registered for ServiceError only
-    retry_after = _RETRY_AFTER_SECONDS.get(error.kind)
-    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-    return envelope(HTTP_STATUS[error.kind], error.code, error.message, error.details, headers)
+    return envelope(
+        HTTP_STATUS[error.kind], error.code, error.message, error.details, _headers(error)
+    )
 
 
 def field_path(location: Sequence[int | str]) -> str:

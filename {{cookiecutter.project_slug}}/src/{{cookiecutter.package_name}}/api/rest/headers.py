@@ -1,8 +1,9 @@
-"""Parsing of the request headers the orders API honours."""
+"""The request headers the orders API honours, and the rate-limit headers it sends."""
 
 import re
 
 from {{ cookiecutter.package_name }}.application.etags import version_of
+from {{ cookiecutter.package_name }}.auth.rate_limits import Quota
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -37,3 +38,11 @@ def parse_if_match(raw: str | None) -> frozenset[int] | None:
         return None
     versions = (version_of(tag) for tag in raw.split(","))
     return frozenset(version for version in versions if version is not None)
+
+
+def rate_limit_headers(quota: Quota) -> dict[str, str]:
+    """``RateLimit-Policy`` and ``RateLimit`` (IETF httpapi draft), as Structured Fields."""
+    return {
+        "RateLimit-Policy": f'"{quota.policy}";q={quota.limit};w={quota.window_seconds}',
+        "RateLimit": f'"{quota.policy}";r={quota.remaining};t={quota.reset_seconds}',
+    }

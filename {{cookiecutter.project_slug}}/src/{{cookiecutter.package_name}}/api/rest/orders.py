@@ -9,6 +9,7 @@ from starlette.datastructures import URL
 from {{ cookiecutter.package_name }}.api.rest.dependencies import Orders
 from {{ cookiecutter.package_name }}.api.rest.errors import ERROR_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import parse_idempotency_key, parse_if_match
+from {{ cookiecutter.package_name }}.api.rest.security import allowed
 from {{ cookiecutter.package_name }}.api.rest.schemas import (
     CursorPagination,
     OffsetPagination,
@@ -19,6 +20,7 @@ from {{ cookiecutter.package_name }}.api.rest.schemas import (
 )
 from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey
+from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.application.pagination import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -47,7 +49,11 @@ def _location(order_id: UUID) -> str:
     return f"{router.prefix}/{order_id}"
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+READ = [allowed(Permission.ORDERS_READ)]
+WRITE = [allowed(Permission.ORDERS_WRITE)]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=WRITE)
 async def create_order(
     body: OrderCreate,
     response: Response,
@@ -69,7 +75,7 @@ async def create_order(
     return OrderOut.of(created.order)
 
 
-@router.get("/{order_id}")
+@router.get("/{order_id}", dependencies=READ)
 async def get_order(order_id: UUID, response: Response, orders: Orders) -> OrderOut:
     """Read one order; its ``ETag`` is the version to send back in ``If-Match``."""
     order = await orders.get(order_id)
@@ -83,7 +89,7 @@ def _next_url(request: Request, **changes: str | int) -> str:
     return str(url)
 
 
-@router.get("")
+@router.get("", dependencies=READ)
 async def list_orders(
     request: Request,
     orders: Orders,
@@ -130,7 +136,7 @@ async def list_orders(
     )
 
 
-@router.patch("/{order_id}")
+@router.patch("/{order_id}", dependencies=WRITE)
 async def update_order(
     order_id: UUID,
     body: OrderPatch,
@@ -148,7 +154,7 @@ async def update_order(
     return OrderOut.of(order)
 
 
-@router.delete("/{order_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/{order_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=WRITE)
 async def delete_order(order_id: UUID, orders: Orders, if_match: IfMatchHeader = None) -> None:
     """Delete an order; with ``If-Match``, only the version the caller has seen."""
     await orders.delete(order_id, if_versions=parse_if_match(if_match))
