@@ -79,6 +79,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "src/{package}/auth/jwt.py",
             "src/{package}/auth/tokens.py",
             "tests/auth/test_jwt.py",
+            "tests/fixtures/jwt.py",
         ),
         "oauth2": (
             "src/{package}/auth/client_credentials.py",
@@ -88,6 +89,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "tests/auth/test_client_credentials.py",
             "tests/auth/test_jwks.py",
             "tests/auth/test_oauth2.py",
+            "tests/fixtures/oauth2.py",
             "tests/support/issuer.py",
         ),
         "api_key": (
@@ -97,9 +99,10 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "src/{package}/storage/postgres/api_keys.py",
             "src/{package}/storage/postgres/migrations/versions/v0003_api_keys.py",
             "tests/auth/test_api_keys.py",
+            "tests/fixtures/api_key.py",
             "tests/storage/test_api_keys.py",
         ),
-        "none": (),
+        "none": ("tests/fixtures/no_auth.py",),
     },
 }
 

@@ -1,14 +1,17 @@
 """Shared fixtures, whichever API and database the service uses.
 
 The plugin of the chosen database provides ``database_server`` (how to make a
-database on the test server and reach it through a proxy), and the plugin of
-the chosen broker, if any, ``broker_server``; every fixture and test below them
-is the same whichever database and broker the service uses. The fixtures
+database on the test server and reach it through a proxy), the plugin of the
+chosen broker, if any, ``broker_server``, and the plugin of the auth mode
+``auth_settings`` and ``grant`` (credentials that hold given permissions);
+every fixture and test below them is the same whichever database, broker and
+auth mode the service uses. The fixtures
 of the API (an app and its client, or a server and its channel) live beside
 that API's tests.
 """
 
 from collections.abc import AsyncIterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -19,43 +22,54 @@ from {{ cookiecutter.package_name }}.messaging.port import Broker
 {%- else %}
 from {{ cookiecutter.package_name }}.container import open_migrator
 {%- endif %}
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
+from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.access import Grant
 {%- if cookiecutter.queue != "none" %}
 from tests.support.broker import BrokerServer, with_quick_retries
 {%- endif %}
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
 
-{%- if cookiecutter.queue == "none" %}
-pytest_plugins = ["tests.fixtures.{{ cookiecutter.database }}"]
-{%- else %}
-pytest_plugins = ["tests.fixtures.{{ cookiecutter.database }}", "tests.fixtures.{{ cookiecutter.queue }}"]
+pytest_plugins = [
+    "tests.fixtures.{{ cookiecutter.database }}",
+{%- if cookiecutter.queue != "none" %}
+    "tests.fixtures.{{ cookiecutter.queue }}",
 {%- endif %}
+    "tests.fixtures.{{ 'no_auth' if cookiecutter.auth == 'none' else cookiecutter.auth }}",
+]
 
 
 @pytest.fixture
-async def empty_database_settings(database_server: DatabaseServer) -> AsyncIterator[Settings]:
+async def empty_database_settings(
+    database_server: DatabaseServer, auth_settings: dict[str, Any]
+) -> AsyncIterator[Settings]:
     """Settings for an empty database of this test alone (for migration tests)."""
     async with database_server.created_database() as settings:
-        yield settings
+        yield settings.model_copy(update=auth_settings)
 
 
 @pytest.fixture(scope="session")
-async def database_settings(database_server: DatabaseServer) -> AsyncIterator[Settings]:
+async def database_settings(
+    database_server: DatabaseServer, auth_settings: dict[str, Any]
+) -> AsyncIterator[Settings]:
     """Settings for the run's database, migrated to the latest revision."""
     async with database_server.created_database() as settings:
         async with open_migrator(settings) as migrator:
             await migrator.upgrade("head")
-        yield settings
+        yield settings.model_copy(update=auth_settings)
 
 
 @pytest.fixture
-async def fresh_database_settings(database_server: DatabaseServer) -> AsyncIterator[Settings]:
+async def fresh_database_settings(
+    database_server: DatabaseServer, auth_settings: dict[str, Any]
+) -> AsyncIterator[Settings]:
     """Settings for a migrated database of this test alone (for tests that count rows)."""
     async with database_server.created_database() as settings:
         async with open_migrator(settings) as migrator:
             await migrator.upgrade("head")
-        yield settings
+        yield settings.model_copy(update=auth_settings)
 
 
 @pytest.fixture
@@ -71,6 +85,12 @@ async def proxied_database(
 def settings(database_settings: Settings) -> Settings:
     """Settings of the service under test."""
     return database_settings.model_copy(update={"log_requests": False})
+
+
+@pytest.fixture
+async def credentials(grant: Grant) -> Credentials | None:
+    """Credentials that may do everything, as the API tests' callers send them."""
+    return await grant(*Permission)
 
 
 @pytest.fixture

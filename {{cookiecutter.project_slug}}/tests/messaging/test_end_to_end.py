@@ -16,11 +16,13 @@ import httpx
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
 {%- endif %}
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.container import open_storage
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.api == "grpc" %}
 from tests.api.grpc.calls import new_order
 {%- endif %}
+from tests.support import access
 from tests.support.broker import BrokerServer
 from tests.support.processes import free_port, start_command
 from tests.support.tcp_proxy import TcpProxy
@@ -101,15 +103,19 @@ async def service(settings: Settings, broker_settings: Settings) -> AsyncIterato
         yield api, relay, consume
 
 
-async def place_orders(api: Process, customer_id: str, count: int) -> None:
+async def place_orders(
+    api: Process, credentials: Credentials | None, customer_id: str, count: int
+) -> None:
     """Place ``count`` orders through the running API."""
 {%- if cookiecutter.api == "grpc" %}
     async with open_channel(f"127.0.0.1:{api.environment['GRPC_PORT']}") as channel:
-        client = OrdersClient(channel)
+        client = OrdersClient(channel, metadata=access.metadata(credentials))
         for _ in range(count):
             await client.create_order(new_order(customer_id))
 {%- else %}
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{api.http_port}") as http:
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{api.http_port}", headers=access.headers(credentials)
+    ) as http:
         for _ in range(count):
             created = await http.post(
                 "/v1/orders",
@@ -145,15 +151,18 @@ async def wait_for_tally(settings: Settings, customer_id: str, expected: int) ->
 
 
 async def test_orders_placed_through_the_api_reach_the_consumer_once(
-    events_settings: Settings, customer_id: str
+    events_settings: Settings, credentials: Credentials | None, customer_id: str
 ) -> None:
     async with service(events_settings, events_settings) as (api, _, _):
-        await place_orders(api, customer_id, 5)
+        await place_orders(api, credentials, customer_id, 5)
         await wait_for_tally(events_settings, customer_id, 5)
 
 
 async def test_a_broker_outage_delays_events_but_loses_none(
-    events_settings: Settings, broker_server: BrokerServer, customer_id: str
+    events_settings: Settings,
+    broker_server: BrokerServer,
+    credentials: Credentials | None,
+    customer_id: str,
 ) -> None:
     async with TcpProxy(*broker_server.address(events_settings)) as proxy:
         through_proxy = broker_server.through(events_settings, proxy.port)
@@ -161,7 +170,7 @@ async def test_a_broker_outage_delays_events_but_loses_none(
             proxy.cut()
             await relay.wait_for_readiness(503)
             await consume.wait_for_readiness(503)
-            await place_orders(api, customer_id, 5)
+            await place_orders(api, credentials, customer_id, 5)
             await asyncio.sleep(1.0)
             assert await orders_placed(events_settings, customer_id) == 0
 

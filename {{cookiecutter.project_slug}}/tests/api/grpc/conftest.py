@@ -7,8 +7,10 @@ from grpc import aio
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
 from {{ cookiecutter.package_name }}.api.grpc.server import RunningServer, running_server
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.api.grpc.calls import server_settings
+from tests.support import access
 
 
 @pytest.fixture
@@ -26,6 +28,6 @@ async def channel(server: RunningServer) -> AsyncIterator[aio.Channel]:
 
 
 @pytest.fixture
-def client(channel: aio.Channel) -> OrdersClient:
-    """The client example: a deadline on every call."""
-    return OrdersClient(channel)
+def client(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:
+    """The client example (a deadline on every call), as a caller that may do everything."""
+    return OrdersClient(channel, metadata=access.metadata(credentials))

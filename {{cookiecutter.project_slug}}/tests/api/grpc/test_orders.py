@@ -226,7 +226,7 @@ class TestIdempotencyKey:
         call = client.stub.CreateOrder(
             orders_pb2.CreateOrderRequest(order=new_order(customer_id)),
             timeout=5,
-            metadata=(("idempotency-key", key),),
+            metadata=(*client.metadata, ("idempotency-key", key)),
         )
         retry = (await call).order
 
@@ -351,13 +351,15 @@ class TestListing:
 
 async def test_request_id_is_echoed_or_generated(client: OrdersClient) -> None:
     ok = client.stub.ListOrders(
-        orders_pb2.ListOrdersRequest(page_size=1), timeout=5, metadata=(("x-request-id", "abc-1"),)
+        orders_pb2.ListOrdersRequest(page_size=1),
+        timeout=5,
+        metadata=(*client.metadata, ("x-request-id", "abc-1")),
     )
     await ok
     failed = client.stub.GetOrder(
         orders_pb2.GetOrderRequest(id=str(uuid4())),
         timeout=5,
-        metadata=(("x-request-id", "not a safe id"),),
+        metadata=(*client.metadata, ("x-request-id", "not a safe id")),
     )
     error = details_of(await failure(failed))
 

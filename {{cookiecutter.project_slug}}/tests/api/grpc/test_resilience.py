@@ -13,6 +13,7 @@ from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client import REGISTRY
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.api.grpc.server import (
     ORDERS_SERVICE,
     RunningServer,
@@ -20,6 +21,7 @@ from {{ cookiecutter.package_name }}.api.grpc.server import (
     running_server,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support import access
 from tests.api.grpc.calls import details_of, new_order, server_settings
 from tests.support.tcp_proxy import TcpProxy
 
@@ -86,11 +88,13 @@ async def proxied_server(
 
 
 async def test_database_outage_is_unavailable_retried_and_recovers(
-    proxied_server: tuple[RunningServer, aio.Channel, TcpProxy], customer_id: str
+    proxied_server: tuple[RunningServer, aio.Channel, TcpProxy],
+    customer_id: str,
+    credentials: Credentials | None,
 ) -> None:
     server, channel, proxy = proxied_server
     # Room for the channel's four attempts, each waiting out the database's failure.
-    client = OrdersClient(channel, timeout=30.0)
+    client = OrdersClient(channel, timeout=30.0, metadata=access.metadata(credentials))
     placed = await client.create_order(new_order(customer_id))
     side = httpx.ASGITransport(app=probe_app(server.container))
     before = handled("GetOrder", "UNAVAILABLE")
@@ -154,7 +158,10 @@ async def test_an_expired_deadline_cancels_the_work_on_the_server(
 
 
 async def test_shutdown_drains_calls_in_flight(
-    settings: Settings, customer_id: str, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    customer_id: str,
+    credentials: Credentials | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async with running_server(server_settings(settings)) as running:
         get = running.container.orders.get
@@ -164,7 +171,7 @@ async def test_shutdown_drains_calls_in_flight(
             return await get(order_id)
 
         async with open_channel(f"127.0.0.1:{running.port}") as channel:
-            client = OrdersClient(channel)
+            client = OrdersClient(channel, metadata=access.metadata(credentials))
             placed = await client.create_order(new_order(customer_id))
             monkeypatch.setattr(running.container.orders, "get", slow)
             in_flight = asyncio.create_task(client.get_order(placed.id))

@@ -8,7 +8,9 @@ import pytest
 from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.api.rest.app import create_app
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support import access
 from tests.support.tcp_proxy import TcpProxy
 
 
@@ -28,13 +30,15 @@ async def test_readiness_checks_the_database(client: httpx.AsyncClient) -> None:
 
 @pytest.fixture
 async def proxied_client(
-    proxied_database: tuple[Settings, TcpProxy],
+    proxied_database: tuple[Settings, TcpProxy], credentials: Credentials | None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
     settings, proxy = proxied_database
     app = create_app(settings.model_copy(update={"log_requests": False}))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=access.headers(credentials)
+        ) as http:
             yield http, proxy
 
 

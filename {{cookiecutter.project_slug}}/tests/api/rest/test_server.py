@@ -4,11 +4,15 @@ import signal
 
 import httpx
 
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support import access
 from tests.support.processes import free_port, start_serving, wait_until_ready
 
 
-def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Settings) -> None:
+def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(
+    database_settings: Settings, credentials: Credentials | None
+) -> None:
     port = free_port()
     process = start_serving(database_settings, HTTP_PORT=str(port))
     try:
@@ -21,7 +25,7 @@ def test_serve_answers_over_tcp_and_shuts_down_on_sigterm(database_settings: Set
                 "currency": "EUR",
                 "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 1}],
             },
-            headers={"X-Request-ID": "e2e-1"},
+            headers={"X-Request-ID": "e2e-1", **access.headers(credentials)},
         )
         assert created.status_code == 201
         assert created.headers["x-request-id"] == "e2e-1"

@@ -14,6 +14,7 @@ dotted name) with ``--target 127.0.0.1:50051``.
 import argparse
 import asyncio
 import json
+from collections.abc import Sequence
 from uuid import uuid4
 
 from google.protobuf import field_mask_pb2
@@ -52,11 +53,19 @@ def open_channel(target: str) -> aio.Channel:
 
 
 class OrdersClient:
-    """The orders API with a deadline on every call."""
+    """The orders API with a deadline on every call, and the caller's credentials on each."""
 
-    def __init__(self, channel: aio.Channel, *, timeout: float = DEFAULT_TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        channel: aio.Channel,
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> None:
         self.stub = orders_pb2_grpc.OrdersServiceStub(channel)
         self.timeout = timeout
+        # Credentials travel as metadata: ("authorization", "Bearer <token>") or ("x-api-key", key).
+        self.metadata = tuple(metadata)
 
     async def create_order(
         self, order: orders_pb2.Order, *, idempotency_key: str | None = None
@@ -66,37 +75,41 @@ class OrdersClient:
         response = await self.stub.CreateOrder(
             orders_pb2.CreateOrderRequest(order=order),
             timeout=self.timeout,
-            metadata=(("idempotency-key", key),),
+            metadata=(*self.metadata, ("idempotency-key", key)),
         )
         return response.order
 
     async def get_order(self, order_id: str) -> orders_pb2.Order:
         """Read one order."""
         request = orders_pb2.GetOrderRequest(id=order_id)
-        return (await self.stub.GetOrder(request, timeout=self.timeout)).order
+        return (
+            await self.stub.GetOrder(request, timeout=self.timeout, metadata=self.metadata)
+        ).order
 
     async def list_orders(
         self, request: orders_pb2.ListOrdersRequest
     ) -> orders_pb2.ListOrdersResponse:
         """One page of orders."""
-        return await self.stub.ListOrders(request, timeout=self.timeout)
+        return await self.stub.ListOrders(request, timeout=self.timeout, metadata=self.metadata)
 
     async def update_order(self, order: orders_pb2.Order, *paths: str) -> orders_pb2.Order:
         """Change the fields ``paths`` name, if ``order.etag`` (when set) is still current."""
         request = orders_pb2.UpdateOrderRequest(
             order=order, update_mask=field_mask_pb2.FieldMask(paths=paths)
         )
-        return (await self.stub.UpdateOrder(request, timeout=self.timeout)).order
+        return (
+            await self.stub.UpdateOrder(request, timeout=self.timeout, metadata=self.metadata)
+        ).order
 
     async def delete_order(self, order_id: str, *, etag: str = "") -> None:
         """Delete an order (only at ``etag``, when given)."""
         request = orders_pb2.DeleteOrderRequest(id=order_id, etag=etag)
-        await self.stub.DeleteOrder(request, timeout=self.timeout)
+        await self.stub.DeleteOrder(request, timeout=self.timeout, metadata=self.metadata)
 
 
-async def _demo(target: str) -> None:
+async def _demo(target: str, metadata: Sequence[tuple[str, str]]) -> None:
     async with open_channel(target) as channel:
-        client = OrdersClient(channel)
+        client = OrdersClient(channel, metadata=metadata)
         placed = await client.create_order(
             orders_pb2.Order(
                 customer_id="demo",
@@ -118,7 +131,16 @@ def main() -> None:
     """Place an order and confirm it."""
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--target", default="127.0.0.1:50051", help="host:port of the server")
-    asyncio.run(_demo(parser.parse_args().target))
+    parser.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="metadata on every call, such as the credentials: authorization='Bearer <token>'",
+    )
+    arguments = parser.parse_args()
+    metadata = [tuple(entry.split("=", 1)) for entry in arguments.metadata]
+    asyncio.run(_demo(arguments.target, [(key.lower(), value) for key, value in metadata]))
 
 
 if __name__ == "__main__":
