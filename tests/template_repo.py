@@ -74,7 +74,13 @@ def choice_questions() -> dict[str, list[str]]:
     }
 
 
-def variants() -> list[Answers]:
+# Set to 1 to bake and test the whole matrix instead of a covering array of it.
+ALL_VARIANTS_VARIABLE = "TEMPLATE_ALL_VARIANTS"
+
+Pair = tuple[tuple[str, str], tuple[str, str]]
+
+
+def matrix() -> list[Answers]:
     """The product of every choice question's choices: the variant matrix."""
     choices = choice_questions()
     return [
@@ -83,10 +89,68 @@ def variants() -> list[Answers]:
     ]
 
 
+def pairs(answers: Mapping[str, str]) -> set[Pair]:
+    """Every pair of (question, choice) that ``answers`` combines."""
+    chosen = sorted((question, answers[question]) for question in choice_questions())
+    return set(itertools.combinations(chosen, 2))
+
+
+def covering_array() -> list[Answers]:
+    """Variants that together combine every choice with every choice of each other question.
+
+    Bugs live in how two choices meet (a broker with a database, an auth mode with
+    an API), rarely in three at once, and the matrix grows as the product of the
+    questions. So the harness bakes a pairwise covering array: the product of the
+    two largest questions, each row completed greedily with the choices that meet
+    the most pairs not yet covered (ties go to the earlier choice, so the set is
+    stable). The defaults are always the first row.
+    """
+    choices = choice_questions()
+    largest = sorted(choices, key=lambda question: len(choices[question]), reverse=True)
+    seeded, rest = largest[:2], largest[2:]
+    uncovered = set().union(*(pairs(answers) for answers in matrix()))
+    rows: list[Answers] = []
+    for combination in itertools.product(*(choices[question] for question in seeded)):
+        row = dict(zip(seeded, combination, strict=True))
+        for question in rest:
+            row[question] = _best_choice(row, question, choices[question], uncovered)
+        ordered = {question: row[question] for question in choices}
+        uncovered -= pairs(ordered)
+        rows.append(ordered)
+    if uncovered:  # not expected for the matrix we have; fail loudly rather than skip pairs
+        raise AssertionError(f"the covering array misses {sorted(uncovered)}")
+    defaults = {question: options[0] for question, options in choices.items()}
+    return [defaults, *(row for row in rows if row != defaults)]
+
+
+def _best_choice(
+    row: Mapping[str, str], question: str, options: list[str], uncovered: set[Pair]
+) -> str:
+    """The option that meets the most uncovered pairs with ``row`` (the earliest on a tie)."""
+    return max(
+        options,
+        key=lambda option: (_meets(row, question, option, uncovered), -options.index(option)),
+    )
+
+
+def _meets(row: Mapping[str, str], question: str, choice: str, uncovered: set[Pair]) -> int:
+    candidate = (question, choice)
+    return sum(
+        tuple(sorted((candidate, (other, value)))) in uncovered for other, value in row.items()
+    )
+
+
+def variants() -> list[Answers]:
+    """The variants the harness bakes: a covering array, or the whole matrix on request."""
+    if os.environ.get(ALL_VARIANTS_VARIABLE) == "1":
+        return matrix()
+    return covering_array()
+
+
 def python_variants() -> list[Answers]:
     """The default choices on every other supported Python, so each one is baked and tested."""
     default = str(questions()["python_version"])
-    first = variants()[0]
+    first = matrix()[0]
     return [
         first | {"python_version": version}
         for version in answer_rules.SUPPORTED_PYTHON
