@@ -48,6 +48,7 @@ class ErrorDetails:
     domain: str
     violations: dict[str, str]
     retry_delay_seconds: int | None
+    quota_violations: dict[str, str]
     trailers: dict[str, str]
 
 
@@ -58,8 +59,10 @@ def details_of(error: aio.AioRpcError) -> ErrorDetails:
     info = error_details_pb2.ErrorInfo()
     bad_request = error_details_pb2.BadRequest()
     retry = error_details_pb2.RetryInfo()
+    quota = error_details_pb2.QuotaFailure()
     reason = domain = ""
     violations: dict[str, str] = {}
+    quota_violations: dict[str, str] = {}
     delay = None
     for detail in status.details:
         if detail.Unpack(info):
@@ -68,6 +71,8 @@ def details_of(error: aio.AioRpcError) -> ErrorDetails:
             violations |= {v.field: v.description for v in bad_request.field_violations}
         elif detail.Unpack(retry):
             delay = retry.retry_delay.seconds
+        elif detail.Unpack(quota):
+            quota_violations |= {v.subject: v.description for v in quota.violations}
     trailers = {
         key: value for key, value in error.trailing_metadata() or () if isinstance(value, str)
     }
@@ -78,5 +83,6 @@ def details_of(error: aio.AioRpcError) -> ErrorDetails:
         domain=domain,
         violations=violations,
         retry_delay_seconds=delay,
+        quota_violations=quota_violations,
         trailers=trailers,
     )
