@@ -1,8 +1,12 @@
 """Benchmark: the generated REST service's GET-by-id against a bare FastAPI + asyncpg app.
 
-Prints requests per second, p99 latency and peak RSS of each, and the ratios
-(ours / bare) measured in the same run on the same database row. Needs wrk
-(`apt-get install wrk`) and PostgreSQL at DATABASE_URL (loopback default).
+The service is baked twice: with `auth=none` (the guard still counts every call
+per address) and with `auth=jwt` (a bearer token verified and counted per
+caller on every call), each with a quota too large to refuse anything, so the
+limiter's cost is measured but never its refusals. Prints requests per second,
+p99 latency and peak RSS of each, and the ratios (ours / bare) measured in the
+same run on the same database row. Needs wrk (`apt-get install wrk`) and
+PostgreSQL at DATABASE_URL (loopback default).
 
     uv run python benchmarks/rest_read.py [--seconds 10] [--connections 64]
 """
@@ -79,8 +83,12 @@ def rss_mib(pid: int) -> float:
     return int(match.group(1)) / 1024 if match else float("nan")
 
 
-def load(url: str, seconds: int, connections: int) -> tuple[float, float]:
-    out = run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url], REPO)
+def load(
+    url: str, seconds: int, connections: int, headers: dict[str, str] | None = None
+) -> tuple[float, float]:
+    header_arguments = [f"--header={name}: {value}" for name, value in (headers or {}).items()]
+    argv = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *header_arguments, url]
+    out = run(argv, REPO)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
     p99_ms = float(p99) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -89,10 +97,62 @@ def load(url: str, seconds: int, connections: int) -> tuple[float, float]:
     return rps, p99_ms
 
 
-def measure(url: str, arguments: argparse.Namespace) -> tuple[float, float]:
+def measure(
+    url: str, arguments: argparse.Namespace, headers: dict[str, str] | None = None
+) -> tuple[float, float]:
     """Warm up for 2 s, then load for the measured run."""
-    load(url, 2, arguments.connections)
-    return load(url, arguments.seconds, arguments.connections)
+    load(url, 2, arguments.connections, headers)
+    return load(url, arguments.seconds, arguments.connections, headers)
+
+
+BODY = {
+    "customer_id": "bench",
+    "currency": "EUR",
+    "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 100}],
+}
+# Large enough never to refuse a call in the run: the limiter's cost is measured, not its 429s.
+UNLIMITED = {"RATE_LIMIT_PER_CALLER": "1000000000/minute", "RATE_LIMIT_PER_IP": "1000000000/minute"}
+JWT_SECRET = "benchmark-only-secret-0123456789abcdefghijklmnop"  # noqa: S105 - a throwaway run
+
+
+def bake(auth: str, output: Path, env: dict[str, str]) -> Path:
+    """The default project with ``auth``, synced without dev tools, migrated."""
+    project = Path(
+        cookiecutter(str(REPO), no_input=True, output_dir=str(output), extra_context={"auth": auth})
+    )
+    run(["uv", "sync", "--no-dev", "--quiet"], project, env)
+    run(["uv", "run", "--no-dev", "orders-service", "migrate", "upgrade"], project, env)
+    return project
+
+
+def credentials(auth: str, project: Path, env: dict[str, str]) -> dict[str, str]:
+    """The headers of a caller that may read and write orders."""
+    if auth == "none":
+        return {}
+    argv = ["uv", "run", "--no-dev", "orders-service", "issue-token", "--subject", "bench"]
+    argv += ["--scope", "orders:read", "--scope", "orders:write", "--ttl-seconds", "3600"]
+    return {"Authorization": f"Bearer {run(argv, project, env).strip()}"}
+
+
+def measure_service(
+    auth: str, scratch: Path, env: dict[str, str], arguments: argparse.Namespace
+) -> tuple[tuple[float, float, float], str]:
+    """(req/s, p99, peak RSS) of the service baked with ``auth``, and the path it read."""
+    project = bake(auth, scratch / auth, env)
+    port = free_port()
+    headers = credentials(auth, project, env)
+    python = str(project / ".venv/bin/python")
+    service_env = env | {"HTTP_PORT": str(port)}
+    with server([python, "-m", "orders_service", "serve"], project, service_env, port) as pid:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1/orders",
+            json.dumps(BODY).encode(),
+            {"content-type": "application/json", **headers},
+        )
+        order_id = json.load(urllib.request.urlopen(request))["id"]  # noqa: S310 - http on loopback
+        path = f"/v1/orders/{order_id}"
+        rps, p99 = measure(f"http://127.0.0.1:{port}{path}", arguments, headers)
+        return (rps, p99, rss_mib(pid)), path
 
 
 def main() -> None:
@@ -104,32 +164,18 @@ def main() -> None:
         sys.exit("wrk is missing: apt-get install wrk")
 
     with tempfile.TemporaryDirectory() as tmp, database() as database_url:
-        project = Path(cookiecutter(str(REPO), no_input=True, output_dir=tmp))
-        env = os.environ | {"DATABASE_URL": database_url, "LOG_REQUESTS": "false"}
-        run(["uv", "sync", "--no-dev", "--quiet"], project, env)
-        python = str(project / ".venv/bin/python")
-        run(["uv", "run", "--no-dev", "orders-service", "migrate", "upgrade"], project, env)
-        ours, bare = free_port(), free_port()
-        body = {
-            "customer_id": "bench",
-            "currency": "EUR",
-            "lines": [{"sku": "A", "quantity": 1, "unit_price_minor": 100}],
+        scratch = Path(tmp)
+        env = os.environ | {
+            "DATABASE_URL": database_url,
+            "LOG_REQUESTS": "false",
+            "JWT_SECRET": JWT_SECRET,
+            **UNLIMITED,
         }
         results: dict[str, tuple[float, float, float]] = {}
-        ours_env = env | {"HTTP_PORT": str(ours)}
-        with server([python, "-m", "orders_service", "serve"], project, ours_env, ours) as pid:
-            request = urllib.request.Request(
-                f"http://127.0.0.1:{ours}/v1/orders",
-                json.dumps(body).encode(),
-                {"content-type": "application/json"},
-            )
-            order_id = json.load(urllib.request.urlopen(request))["id"]  # noqa: S310 - http on loopback
-            path = f"/v1/orders/{order_id}"
-            load(f"http://127.0.0.1:{ours}{path}", 2, arguments.connections)  # warm-up
-            rps, p99 = load(
-                f"http://127.0.0.1:{ours}{path}", arguments.seconds, arguments.connections
-            )
-            results["generated service"] = (rps, p99, rss_mib(pid))
+        results["generated, auth=none"], path = measure_service("none", scratch, env, arguments)
+        results["generated, auth=jwt"], _ = measure_service("jwt", scratch, env, arguments)
+        python = str(scratch / "jwt" / "orders-service" / ".venv/bin/python")
+        bare = free_port()
         baseline = [
             python,
             "-m",
@@ -147,21 +193,19 @@ def main() -> None:
             "--app-dir",
             str(REPO / "benchmarks"),
         ]
-        with server(baseline, project, env, bare) as pid:
-            load(f"http://127.0.0.1:{bare}{path}", 2, arguments.connections)
-            rps, p99 = load(
-                f"http://127.0.0.1:{bare}{path}", arguments.seconds, arguments.connections
-            )
+        with server(baseline, scratch, env, bare) as pid:
+            rps, p99 = measure(f"http://127.0.0.1:{bare}{path}", arguments)
             results["bare FastAPI + asyncpg"] = (rps, p99, rss_mib(pid))
 
     print(f"GET /v1/orders/{{id}}, {arguments.connections} connections, {arguments.seconds} s each")
     for name, (rps, p99, rss) in results.items():
         print(f"  {name:<24} {rps:9.0f} req/s   p99 {p99:7.1f} ms   peak RSS {rss:6.1f} MiB")
-    (o_rps, o_p99, o_rss), (b_rps, b_p99, b_rss) = results.values()
-    print(
-        f"  ratio ours/bare: throughput {o_rps / b_rps:.2f}x, p99 {o_p99 / b_p99:.2f}x, "
-        f"RSS {o_rss / b_rss:.2f}x"
-    )
+    b_rps, b_p99, b_rss = results.pop("bare FastAPI + asyncpg")
+    for name, (rps, p99, rss) in results.items():
+        print(
+            f"  {name} / bare: throughput {rps / b_rps:.2f}x, p99 {p99 / b_p99:.2f}x, "
+            f"RSS {rss / b_rss:.2f}x"
+        )
 
 
 if __name__ == "__main__":
