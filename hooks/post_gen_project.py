@@ -63,6 +63,16 @@ def optional(what: str, command: list[str], timeout: int) -> None:
         print(f"note: {what} skipped ({error}); run `{' '.join(command)}` later")
 
 
+def caller_step(slug: str) -> str:
+    """How to get credentials for a first call, per auth mode."""
+    scopes = "--scope orders:read --scope orders:write"
+    return {
+        "jwt": f"  uv run {slug} issue-token --subject me {scopes}  # a token for local calls\n",
+        "api_key": f"  uv run {slug} api-keys create --client me {scopes}  # a key, shown once\n",
+        "oauth2": "  # set OAUTH2_ISSUER (and OAUTH2_AUDIENCE) in .env to your OAuth 2.0 issuer\n",
+    }.get(ANSWERS["auth"], "")
+
+
 def next_steps() -> str:
     slug = ANSWERS["project_slug"]
     return f"""
@@ -74,7 +84,7 @@ Next steps:
   uv sync                       # create .venv from uv.lock
   cp .env.example .env          # adjust {URL_SETTINGS[ANSWERS["database"]]} and friends
   uv run {slug} migrate upgrade # apply the database migrations
-  uv run {slug} serve           # start the service
+{caller_step(slug)}  uv run {slug} serve           # start the service
   uv run pytest                 # run its tests against the real database
 """
 

@@ -95,6 +95,16 @@ async def test_invalid_credentials_are_401_invalid_token(
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
+async def test_credentials_in_the_url_are_not_accepted(
+    settings: Settings, credentials: Credentials | None
+) -> None:
+    assert credentials is not None
+    async with client_of(settings) as client:
+        for name in ("access_token", "api_key", "token"):
+            response = await client.get("/v1/orders", params={name: credentials.secret})
+            assert response.status_code == 401, name
+
+
 async def test_another_authorization_scheme_is_refused(settings: Settings) -> None:
     async with client_of(settings, {"Authorization": "Basic dXNlcjpwYXNz"}) as other:
         response = await other.get("/v1/orders")
