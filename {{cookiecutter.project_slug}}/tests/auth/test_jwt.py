@@ -13,24 +13,26 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+{% if cookiecutter.api == "rest" -%}
+import httpx
+{% endif -%}
 import jwt
 import pytest
 import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from pydantic import SecretStr
-{%- if cookiecutter.api == "rest" %}
-
-import httpx
-
-from {{ cookiecutter.package_name }}.api.rest.app import create_app
-{%- else %}
+{%- if cookiecutter.api == "grpc" %}
 from grpc import StatusCode, aio
+{%- endif %}
+from pydantic import SecretStr
 
+{% if cookiecutter.api == "rest" -%}
+from {{ cookiecutter.package_name }}.api.rest.app import create_app
+{% else -%}
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
 from {{ cookiecutter.package_name }}.api.grpc.server import running_server
-{%- endif %}
+{% endif -%}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials, CredentialScheme
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.jwt import (
@@ -55,6 +57,7 @@ type Token = Callable[[Settings], str]
 
 REALM = "{{ cookiecutter.project_slug }}"
 READ = frozenset({Permission.ORDERS_READ})
+TOO_SHORT = "too-short"
 
 
 # --- tokens, as an honest issuer and as an attacker make them ----------------------------------
@@ -326,7 +329,8 @@ def generated(kind: str) -> PrivateKeyTypes:
         case "rsa":
             return rsa.generate_private_key(public_exponent=65537, key_size=2048)
         case "rsa-1024":
-            return rsa.generate_private_key(public_exponent=65537, key_size=1024)
+            # The weak key the service must refuse.
+            return rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
         case "p256":
             return ec.generate_private_key(ec.SECP256R1())
         case "p384":
@@ -380,7 +384,7 @@ async def test_a_public_key_with_escaped_newlines_is_read(
             {"jwt_algorithm": "HS512", "jwt_secret": SecretStr("s" * 48)},
             "JWT_SECRET must be at least 64 bytes for HS512",
         ),
-        ({"jwt_algorithm": "RS256"}, "JWT_PUBLIC_KEY .* is required for RS256"),
+        ({"jwt_algorithm": "RS256"}, r"JWT_PUBLIC_KEY .* is required for RS256"),
         (
             {"jwt_algorithm": "RS256", "jwt_public_key": "not a key"},
             "JWT_PUBLIC_KEY is not a PEM public key",
@@ -411,7 +415,7 @@ def test_a_public_key_of_the_wrong_kind_stops_the_start(
 ) -> None:
     settings = asymmetric(token_settings, algorithm, generated(kind))
 
-    with pytest.raises(JwtConfigurationError, match=f"JWT_PUBLIC_KEY does not fit .*{message}"):
+    with pytest.raises(JwtConfigurationError, match=rf"JWT_PUBLIC_KEY does not fit .*{message}"):
         JwtAuthenticator.from_settings(settings)
 
 
@@ -434,14 +438,14 @@ def test_signing_with_an_asymmetric_algorithm_needs_the_private_key(
         update={"jwt_private_key": SecretStr(private_pem(generated("p256")))}
     )
 
-    with pytest.raises(JwtConfigurationError, match="JWT_PRIVATE_KEY .* is required"):
+    with pytest.raises(JwtConfigurationError, match=r"JWT_PRIVATE_KEY .* is required"):
         issue_token(without, "alice", [Permission.ORDERS_READ])
     with pytest.raises(JwtConfigurationError, match="JWT_PRIVATE_KEY does not fit"):
         issue_token(mismatched, "alice", [Permission.ORDERS_READ])
 
 
 def test_the_service_refuses_to_start_with_a_short_secret(settings: Settings) -> None:
-    process = start_serving(settings, JWT_SECRET="too-short")
+    process = start_serving(settings, JWT_SECRET=TOO_SHORT)
     output, _ = process.communicate(timeout=60)
 
     assert process.returncode != 0
@@ -453,7 +457,10 @@ def test_the_service_refuses_to_start_with_a_short_secret(settings: Settings) ->
 
 async def test_issued_tokens_carry_every_claim(token_settings: Settings) -> None:
     token = issue_token(
-        token_settings, "alice", [Permission.ORDERS_WRITE, Permission.ORDERS_READ, Permission.ORDERS_WRITE], timedelta(minutes=2)
+        token_settings,
+        "alice",
+        [Permission.ORDERS_WRITE, Permission.ORDERS_READ, Permission.ORDERS_WRITE],
+        timedelta(minutes=2),
     )
 
     issued = jwt.decode(token, options={"verify_signature": False})
@@ -464,7 +471,9 @@ async def test_issued_tokens_carry_every_claim(token_settings: Settings) -> None
     assert issue_token(token_settings, "alice", []) != issue_token(token_settings, "alice", [])
 
 
-def issue_command(settings: Settings, *arguments: str, **environment: str) -> subprocess.CompletedProcess[str]:
+def issue_command(
+    settings: Settings, *arguments: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "{{ cookiecutter.package_name }}", "issue-token", *arguments],
         env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json", **environment},
@@ -518,7 +527,7 @@ def test_the_issue_token_command_rejects_bad_arguments(
 
 def test_the_issue_token_command_names_an_unusable_setting(token_settings: Settings) -> None:
     result = issue_command(
-        token_settings, "--subject", "s", "--scope", "orders:read", JWT_SECRET="too-short"
+        token_settings, "--subject", "s", "--scope", "orders:read", JWT_SECRET=TOO_SHORT
     )
 
     assert result.returncode == 2

@@ -13,7 +13,7 @@ from uuid import uuid4
 import jwt
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from pydantic import SecretStr
 
@@ -27,11 +27,23 @@ HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 # NIST SP 800-131A: shorter RSA keys are no longer acceptable for signatures.
 RSA_KEY_BITS = 2048
 EC_CURVES: dict[str, type[ec.EllipticCurve]] = {"ES256": ec.SECP256R1, "ES384": ec.SECP384R1}
+SIGNING_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+)
 REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub")
-GENERATE_SECRET = "python -c \"import secrets; print(secrets.token_urlsafe(48))\""
+HOW_TO_GENERATE = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
 
 type VerifyingKey = bytes | PublicKeyTypes
-type SigningKey = bytes | PrivateKeyTypes
+type AsymmetricSigningKey = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+)
+type SigningKey = bytes | AsymmetricSigningKey
 
 
 class JwtConfigurationError(ValueError):
@@ -43,41 +55,43 @@ def _is_hmac(algorithm: str) -> bool:
 
 
 def _pem(text: str) -> bytes:
-    """PEM text as set in the environment, where newlines are often written as ``\\n``."""
+    """PEM text as set in the environment, where newlines are often escaped."""
     return text.strip().replace("\\n", "\n").encode()
 
 
 def _hmac_key(secret: SecretStr | None, algorithm: str) -> bytes:
     if secret is None:
-        message = f"JWT_SECRET is required for {algorithm}; generate one with {GENERATE_SECRET}"
+        message = f"JWT_SECRET is required for {algorithm}; generate one with {HOW_TO_GENERATE}"
         raise JwtConfigurationError(message)
     key = secret.get_secret_value().encode()
     minimum = HMAC_KEY_BYTES[algorithm]
     if len(key) < minimum:
         message = (
             f"JWT_SECRET must be at least {minimum} bytes for {algorithm} (RFC 7518, section 3.2),"
-            f" not {len(key)}; generate one with {GENERATE_SECRET}"
+            f" not {len(key)}; generate one with {HOW_TO_GENERATE}"
         )
         raise JwtConfigurationError(message)
     return key
 
 
+def _rsa_mismatch(key: PublicKeyTypes, algorithm: str) -> str | None:
+    if not isinstance(key, rsa.RSAPublicKey):
+        return f"{algorithm} needs an RSA key"
+    if key.key_size < RSA_KEY_BITS:
+        return f"{algorithm} needs an RSA key of at least {RSA_KEY_BITS} bits, not {key.key_size}"
+    return None
+
+
 def _key_mismatch(key: PublicKeyTypes, algorithm: str) -> str | None:
     """Why ``key`` cannot verify ``algorithm`` signatures, or ``None`` when it can."""
     if algorithm[:2] in {"RS", "PS"}:
-        if not isinstance(key, rsa.RSAPublicKey):
-            return f"{algorithm} needs an RSA key"
-        if key.key_size < RSA_KEY_BITS:
-            return f"{algorithm} needs an RSA key of at least {RSA_KEY_BITS} bits, not {key.key_size}"
-        return None
+        return _rsa_mismatch(key, algorithm)
     if algorithm in EC_CURVES:
         curve = EC_CURVES[algorithm]
-        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, curve):
-            return f"{algorithm} needs an EC key on the {curve.name} curve"
-        return None
-    if not isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-        return f"{algorithm} needs an Ed25519 or Ed448 key"
-    return None
+        fits = isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, curve)
+        return None if fits else f"{algorithm} needs an EC key on the {curve.name} curve"
+    fits = isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey)
+    return None if fits else f"{algorithm} needs an Ed25519 or Ed448 key"
 
 
 def _public_key(pem: str | None, algorithm: str) -> PublicKeyTypes:
@@ -95,7 +109,7 @@ def _public_key(pem: str | None, algorithm: str) -> PublicKeyTypes:
     return key
 
 
-def _private_key(pem: SecretStr | None, algorithm: str) -> PrivateKeyTypes:
+def _private_key(pem: SecretStr | None, algorithm: str) -> AsymmetricSigningKey:
     if pem is None:
         message = f"JWT_PRIVATE_KEY (a PEM private key) is required to sign {algorithm} tokens"
         raise JwtConfigurationError(message)
@@ -104,7 +118,8 @@ def _private_key(pem: SecretStr | None, algorithm: str) -> PrivateKeyTypes:
     except (ValueError, TypeError, UnsupportedAlgorithm):
         message = "JWT_PRIVATE_KEY is not an unencrypted PEM private key"
         raise JwtConfigurationError(message) from None
-    if problem := _key_mismatch(key.public_key(), algorithm):
+    problem = _key_mismatch(key.public_key(), algorithm)
+    if problem is not None or not isinstance(key, SIGNING_KEY_TYPES):
         message = f"JWT_PRIVATE_KEY does not fit JWT_ALGORITHM: {problem}"
         raise JwtConfigurationError(message)
     return key
