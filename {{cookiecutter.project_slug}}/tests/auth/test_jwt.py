@@ -674,9 +674,12 @@ async def test_tokens_never_reach_the_logs(
 @pytest.fixture
 async def channel(settings: Settings) -> AsyncIterator[aio.Channel]:
     """A channel to the service, started on a free port for this test."""
-    async with running_server(server_settings(settings, log_requests=True)) as running:
-        async with open_channel(f"127.0.0.1:{running.port}") as opened:
-            yield opened
+    served = server_settings(settings, log_requests=True)
+    async with (
+        running_server(served) as running,
+        open_channel(f"127.0.0.1:{running.port}") as opened,
+    ):
+        yield opened
 
 
 def caller(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:
