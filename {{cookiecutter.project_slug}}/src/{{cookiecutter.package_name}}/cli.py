@@ -162,16 +162,18 @@ def issue_token(arguments: argparse.Namespace) -> int:
     """Print an access token for a caller, signed with JWT_SECRET or JWT_PRIVATE_KEY."""
     from {{ cookiecutter.package_name }}.auth import jwt
 
-    ttl = timedelta(seconds=arguments.ttl_seconds) if arguments.ttl_seconds else None
+    settings = get_settings()
+    ttl_seconds = arguments.ttl_seconds or settings.jwt_token_ttl_seconds
+    scopes = map(Permission, arguments.scope)
     try:
-        token = jwt.issue_token(
-            get_settings(), arguments.subject, map(Permission, arguments.scope), ttl
-        )
+        token = jwt.issue_token(settings, arguments.subject, scopes, timedelta(seconds=ttl_seconds))
     except jwt.JwtConfigurationError as error:
         print(f"invalid configuration: {error}", file=sys.stderr)  # noqa: T201
         return 2
     sys.stdout.write(token + "\n")
-    log.info("token_issued", subject=arguments.subject, scopes=arguments.scope)
+    log.info(
+        "token_issued", subject=arguments.subject, scopes=arguments.scope, ttl_seconds=ttl_seconds
+    )
     return 0
 {%- endif %}
 
