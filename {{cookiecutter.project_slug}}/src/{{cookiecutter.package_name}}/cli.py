@@ -7,7 +7,7 @@ import json
 {%- endif %}
 import sys
 from collections.abc import Sequence
-{%- if cookiecutter.queue != "none" %}
+{%- if cookiecutter.queue != "none" or cookiecutter.auth == "jwt" %}
 from datetime import timedelta
 {%- endif %}
 from pathlib import Path
@@ -17,6 +17,10 @@ import structlog
 import uvicorn
 {%- endif %}
 from pydantic import ValidationError
+{%- if cookiecutter.auth == "jwt" %}
+
+from {{ cookiecutter.package_name }}.auth.principal import Permission
+{%- endif %}
 
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.container import build_container, open_broker, open_migrator
@@ -131,6 +135,47 @@ async def _purge(_: argparse.Namespace) -> int:
 def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
     """Delete idempotency keys past their retention (run it from a cron job)."""
     return asyncio.run(_purge(arguments))
+{%- if cookiecutter.auth == "jwt" %}
+
+# A token cannot be revoked before it expires, so none lives longer than a day.
+MAX_TOKEN_TTL_SECONDS = 86_400
+
+
+def _subject(text: str) -> str:
+    """A non-blank subject, for ``--subject``."""
+    if not text.strip():
+        message = "must not be blank"
+        raise argparse.ArgumentTypeError(message)
+    return text.strip()
+
+
+def _ttl_seconds(text: str) -> int:
+    """A token lifetime in seconds, for ``--ttl-seconds``."""
+    value = int(text)
+    if not 1 <= value <= MAX_TOKEN_TTL_SECONDS:
+        message = f"must be between 1 and {MAX_TOKEN_TTL_SECONDS}, not {value}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def issue_token(arguments: argparse.Namespace) -> int:
+    """Print an access token for a caller, signed with JWT_SECRET or JWT_PRIVATE_KEY."""
+    from {{ cookiecutter.package_name }}.auth import jwt
+
+    settings = get_settings()
+    ttl_seconds = arguments.ttl_seconds or settings.jwt_token_ttl_seconds
+    scopes = map(Permission, arguments.scope)
+    try:
+        token = jwt.issue_token(settings, arguments.subject, scopes, timedelta(seconds=ttl_seconds))
+    except jwt.JwtConfigurationError as error:
+        print(f"invalid configuration: {error}", file=sys.stderr)  # noqa: T201
+        return 2
+    sys.stdout.write(token + "\n")
+    log.info(
+        "token_issued", subject=arguments.subject, scopes=arguments.scope, ttl_seconds=ttl_seconds
+    )
+    return 0
+{%- endif %}
 
 
 {%- if cookiecutter.queue != "none" %}
@@ -255,6 +300,24 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "purge-idempotency-keys", help="delete expired idempotency keys"
     ).set_defaults(handler=purge_idempotency_keys)
+{%- if cookiecutter.auth == "jwt" %}
+
+    token_parser = commands.add_parser("issue-token", help="print a signed access token")
+    token_parser.add_argument(
+        "--subject", type=_subject, required=True, help="who the token names (sub)"
+    )
+    token_parser.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[permission.value for permission in Permission],
+        help="a permission to grant; repeat for several",
+    )
+    token_parser.add_argument(
+        "--ttl-seconds", type=_ttl_seconds, help="lifetime (default: JWT_TOKEN_TTL_SECONDS)"
+    )
+    token_parser.set_defaults(handler=issue_token, prints_data=True)
+{%- endif %}
 {%- if cookiecutter.queue != "none" %}
 
     commands.add_parser(

@@ -67,7 +67,7 @@ def _media_type(typ: object) -> str | None:
 
 
 def scopes(claims: Mapping[str, Any]) -> list[str]:
-    """The token's scopes: ``scope`` as a space-separated string (RFC 8693), or ``scp`` as a list."""
+    """The token's scopes: ``scope`` space-separated (RFC 8693), or ``scp`` as a list."""
     scope = claims.get("scope")
     if isinstance(scope, str):
         return scope.split()

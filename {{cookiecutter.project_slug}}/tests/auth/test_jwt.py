@@ -1,0 +1,761 @@
+"""JWT bearer tokens: the attacks the authenticator refuses, and how the API answers them."""
+
+import base64
+import hashlib
+import hmac
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+{% if cookiecutter.api == "rest" -%}
+import httpx
+{% endif -%}
+import jwt
+import pytest
+import structlog
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+{%- if cookiecutter.api == "grpc" %}
+from grpc import StatusCode, aio
+{%- endif %}
+from pydantic import SecretStr
+
+{% if cookiecutter.api == "rest" -%}
+from {{ cookiecutter.package_name }}.api.rest.app import create_app
+{% else -%}
+from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
+from {{ cookiecutter.package_name }}.api.grpc.server import running_server
+{% endif -%}
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials, CredentialScheme
+from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
+from {{ cookiecutter.package_name }}.auth.jwt import (
+    JwtAuthenticator,
+    JwtConfigurationError,
+    issue_token,
+)
+from {{ cookiecutter.package_name }}.auth.principal import Permission
+{%- if cookiecutter.api == "grpc" %}
+from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
+{%- endif %}
+from {{ cookiecutter.package_name }}.observability.logging import configure_logging
+from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.api == "grpc" %}
+from tests.api.grpc.calls import new_order, server_settings
+{%- endif %}
+from tests.support import access
+from tests.support.processes import environment_of, start_serving
+
+type Token = Callable[[Settings], str]
+
+REALM = "{{ cookiecutter.project_slug }}"
+READ = frozenset({Permission.ORDERS_READ})
+TOO_SHORT = "too-short"
+
+
+# --- tokens, as an honest issuer and as an attacker make them ----------------------------------
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def segment(value: dict[str, Any]) -> str:
+    return b64(json.dumps(value).encode())
+
+
+def claims(settings: Settings, **changes: Any) -> dict[str, Any]:
+    """Valid claims for ``settings``; a change to ``None`` leaves that claim out."""
+    now = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": "alice",
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+        "jti": "token-1",
+        "scope": "orders:read",
+    } | changes
+    return {
+        name: int(value.timestamp()) if isinstance(value, datetime) else value
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+def signed(settings: Settings, **changes: Any) -> str:
+    """A token signed with the service's own secret, with ``changes`` to the valid claims."""
+    secret = settings.jwt_secret
+    assert secret is not None
+    return jwt.encode(claims(settings, **changes), secret.get_secret_value(), algorithm="HS256")
+
+
+def hmac_signed(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
+    """HS256 by hand: PyJWT refuses to use a PEM key as an HMAC secret, an attacker does not."""
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{b64(signature)}"
+
+
+def unsigned(settings: Settings, algorithm: str = "none") -> str:
+    """``alg: none``: a token with an empty signature."""
+    return f"{segment({'alg': algorithm, 'typ': 'JWT'})}.{segment(claims(settings))}."
+
+
+def with_payload(token: str, **changes: Any) -> str:
+    """``token`` with claims changed but the original signature kept."""
+    header, payload, signature = token.split(".")
+    tampered = json.loads(unb64(payload)) | changes
+    return f"{header}.{segment(tampered)}.{signature}"
+
+
+def with_flipped_signature(token: str) -> str:
+    header, payload, signature = token.split(".")
+    raw = bytearray(unb64(signature))
+    raw[0] ^= 0x01
+    return f"{header}.{payload}.{b64(bytes(raw))}"
+
+
+def rsa_signed(settings: Settings) -> str:
+    """A well-formed RS256 token from a key the service has never seen."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return jwt.encode(claims(settings), key, algorithm="RS256")
+
+
+def public_pem(key: PrivateKeyTypes) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def private_pem(key: PrivateKeyTypes) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+def asymmetric(settings: Settings, algorithm: str, key: PrivateKeyTypes) -> Settings:
+    """``settings`` pinned to ``algorithm``, verifying with the public half of ``key``."""
+    return settings.model_copy(
+        update={
+            "jwt_algorithm": algorithm,
+            "jwt_public_key": public_pem(key),
+            "jwt_private_key": SecretStr(private_pem(key)),
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def authenticator(token_settings: Settings) -> JwtAuthenticator:
+    return JwtAuthenticator.from_settings(token_settings)
+
+
+async def refused(authenticator: JwtAuthenticator, token: str) -> str:
+    """The reason ``token`` is refused for (it must be)."""
+    with pytest.raises(InvalidCredentialsError) as caught:
+        await authenticator.authenticate(token)
+    return caught.value.reason
+
+
+# --- the authenticator ---------------------------------------------------------------------------
+
+
+async def test_a_valid_token_admits_its_subject_with_the_permissions_of_its_scopes(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    token = issue_token(token_settings, "alice", [Permission.ORDERS_READ, Permission.ORDERS_WRITE])
+
+    principal = await authenticator.authenticate(token)
+
+    assert principal.subject == "alice"
+    assert principal.permissions == frozenset(Permission)
+    assert principal.authenticated
+
+
+async def test_scopes_the_service_does_not_know_grant_nothing(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    token = signed(token_settings, scope="orders:read admin orders:delete")
+
+    assert (await authenticator.authenticate(token)).permissions == READ
+
+
+@pytest.mark.parametrize("algorithm", ["none", "None", "NONE"])
+async def test_an_unsigned_token_is_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings, algorithm: str
+) -> None:
+    assert "not accepted" in await refused(authenticator, unsigned(token_settings, algorithm))
+
+
+@pytest.mark.parametrize("claimed", ["HS256", "RS256"])
+async def test_the_public_key_used_as_an_hmac_secret_is_refused(
+    token_settings: Settings, rsa_key: rsa.RSAPrivateKey, claimed: str
+) -> None:
+    rs256 = asymmetric(token_settings, "RS256", rsa_key)
+    authenticator = JwtAuthenticator.from_settings(rs256)
+    pem = public_pem(rsa_key).encode()
+    token = hmac_signed({"alg": claimed, "typ": "JWT"}, claims(rs256, scope="orders:write"), pem)
+
+    await refused(authenticator, token)
+    # The service pinned to RS256 admits what the matching private key signs, and only that.
+    assert await authenticator.authenticate(issue_token(rs256, "alice", [Permission.ORDERS_READ]))
+
+
+async def test_an_rs256_token_is_refused_when_hs256_is_pinned(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    assert "'RS256' is not accepted" in await refused(authenticator, rsa_signed(token_settings))
+
+
+async def test_a_token_signed_with_another_secret_is_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    other = token_settings.model_copy(update={"jwt_secret": SecretStr("x" * 48)})
+
+    assert "Signature" in await refused(authenticator, signed(other))
+
+
+@pytest.mark.parametrize(
+    ("claim", "direction", "error"),
+    [
+        ("exp", -1, "ExpiredSignatureError"),
+        ("nbf", 1, "ImmatureSignatureError"),
+        ("iat", 1, "ImmatureSignatureError"),
+    ],
+    ids=["expired", "not-yet-valid", "issued-in-the-future"],
+)
+async def test_tokens_outside_their_lifetime_beyond_the_leeway_are_refused(
+    authenticator: JwtAuthenticator,
+    token_settings: Settings,
+    claim: str,
+    direction: int,
+    error: str,
+) -> None:
+    beyond = timedelta(seconds=direction * (token_settings.jwt_leeway_seconds + 5))
+    token = signed(token_settings, **{claim: datetime.now(UTC) + beyond})
+
+    assert error in await refused(authenticator, token)
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf"])
+async def test_clock_skew_within_the_leeway_is_forgiven(
+    authenticator: JwtAuthenticator, token_settings: Settings, claim: str
+) -> None:
+    skew = token_settings.jwt_leeway_seconds // 2
+    offset = timedelta(seconds=-skew if claim == "exp" else skew)
+    token = signed(token_settings, **{claim: datetime.now(UTC) + offset})
+
+    assert (await authenticator.authenticate(token)).subject == "alice"
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        ({"aud": "another-service"}, "InvalidAudienceError"),
+        ({"aud": ["another-service"]}, "InvalidAudienceError"),
+        ({"iss": "someone-else"}, "InvalidIssuerError"),
+    ],
+)
+async def test_tokens_for_another_audience_or_from_another_issuer_are_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings, changes: dict[str, Any], error: str
+) -> None:
+    assert error in await refused(authenticator, signed(token_settings, **changes))
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "iss", "aud", "sub"])
+async def test_tokens_missing_a_required_claim_are_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings, claim: str
+) -> None:
+    assert "MissingRequiredClaimError" in await refused(
+        authenticator, signed(token_settings, **{claim: None})
+    )
+
+
+async def test_an_empty_subject_is_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    assert "subject" in await refused(authenticator, signed(token_settings, sub=""))
+
+
+async def test_a_tampered_payload_is_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    token = with_payload(signed(token_settings), scope="orders:read orders:write", sub="root")
+
+    assert "Signature verification failed" in await refused(authenticator, token)
+
+
+async def test_a_tampered_signature_is_refused(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    token = with_flipped_signature(signed(token_settings))
+
+    assert "Signature verification failed" in await refused(authenticator, token)
+
+
+@pytest.mark.parametrize(
+    "garbage", ["garbage", "a.b.c", "..", "e30.e30.", "Bearer", "x" * 5000, "\u00e9.\u00e9.\u00e9"]
+)
+async def test_garbage_is_refused(authenticator: JwtAuthenticator, garbage: str) -> None:
+    await refused(authenticator, garbage)
+
+
+# --- configuration ------------------------------------------------------------------------------
+
+
+def generated(kind: str) -> PrivateKeyTypes:
+    match kind:
+        case "rsa":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        case "rsa-1024":
+            # The weak key the service must refuse.
+            return rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505
+        case "p256":
+            return ec.generate_private_key(ec.SECP256R1())
+        case "p384":
+            return ec.generate_private_key(ec.SECP384R1())
+        case "ed25519":
+            return ed25519.Ed25519PrivateKey.generate()
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "kind"),
+    [
+        ("RS256", "rsa"),
+        ("PS384", "rsa"),
+        ("ES256", "p256"),
+        ("ES384", "p384"),
+        ("EdDSA", "ed25519"),
+    ],
+)
+async def test_asymmetric_algorithms_verify_what_their_private_key_signs(
+    token_settings: Settings, algorithm: str, kind: str
+) -> None:
+    settings = asymmetric(token_settings, algorithm, generated(kind))
+    token = issue_token(settings, "alice", [Permission.ORDERS_WRITE])
+
+    principal = await JwtAuthenticator.from_settings(settings).authenticate(token)
+
+    assert principal.permissions == {Permission.ORDERS_WRITE}
+    assert jwt.get_unverified_header(token)["alg"] == algorithm
+
+
+async def test_a_public_key_with_escaped_newlines_is_read(
+    token_settings: Settings, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    settings = asymmetric(token_settings, "RS256", rsa_key)
+    escaped = settings.model_copy(
+        update={"jwt_public_key": public_pem(rsa_key).replace("\n", "\\n")}
+    )
+
+    token = issue_token(settings, "alice", [Permission.ORDERS_READ])
+
+    assert await JwtAuthenticator.from_settings(escaped).authenticate(token)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"jwt_secret": None}, "JWT_SECRET is required for HS256"),
+        ({"jwt_secret": SecretStr("s" * 31)}, "JWT_SECRET must be at least 32 bytes for HS256"),
+        (
+            {"jwt_algorithm": "HS512", "jwt_secret": SecretStr("s" * 48)},
+            "JWT_SECRET must be at least 64 bytes for HS512",
+        ),
+        ({"jwt_algorithm": "RS256"}, r"JWT_PUBLIC_KEY .* is required for RS256"),
+        (
+            {"jwt_algorithm": "RS256", "jwt_public_key": "not a key"},
+            "JWT_PUBLIC_KEY is not a PEM public key",
+        ),
+    ],
+    ids=["no-secret", "short-secret", "short-for-hs512", "no-public-key", "unparsable-pem"],
+)
+def test_unusable_configuration_stops_the_start(
+    token_settings: Settings, changes: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(JwtConfigurationError, match=message):
+        JwtAuthenticator.from_settings(token_settings.model_copy(update=changes))
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "kind", "message"),
+    [
+        ("RS256", "p256", "RS256 needs an RSA key"),
+        ("PS256", "ed25519", "PS256 needs an RSA key"),
+        ("RS256", "rsa-1024", "at least 2048 bits, not 1024"),
+        ("ES256", "p384", "ES256 needs an EC key on the secp256r1 curve"),
+        ("ES384", "rsa", "ES384 needs an EC key on the secp384r1 curve"),
+        ("EdDSA", "p256", "EdDSA needs an Ed25519 or Ed448 key"),
+    ],
+)
+def test_a_public_key_of_the_wrong_kind_stops_the_start(
+    token_settings: Settings, algorithm: str, kind: str, message: str
+) -> None:
+    settings = asymmetric(token_settings, algorithm, generated(kind))
+
+    with pytest.raises(JwtConfigurationError, match=rf"JWT_PUBLIC_KEY does not fit .*{message}"):
+        JwtAuthenticator.from_settings(settings)
+
+
+def test_a_private_key_in_place_of_the_public_key_stops_the_start(
+    token_settings: Settings, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    settings = asymmetric(token_settings, "RS256", rsa_key)
+    leaked = settings.model_copy(update={"jwt_public_key": private_pem(rsa_key)})
+
+    with pytest.raises(JwtConfigurationError, match="JWT_PUBLIC_KEY is not a PEM public key"):
+        JwtAuthenticator.from_settings(leaked)
+
+
+def test_signing_with_an_asymmetric_algorithm_needs_the_private_key(
+    token_settings: Settings, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    settings = asymmetric(token_settings, "RS256", rsa_key)
+    without = settings.model_copy(update={"jwt_private_key": None})
+    mismatched = settings.model_copy(
+        update={"jwt_private_key": SecretStr(private_pem(generated("p256")))}
+    )
+
+    with pytest.raises(JwtConfigurationError, match=r"JWT_PRIVATE_KEY .* is required"):
+        issue_token(without, "alice", [Permission.ORDERS_READ])
+    with pytest.raises(JwtConfigurationError, match="JWT_PRIVATE_KEY does not fit"):
+        issue_token(mismatched, "alice", [Permission.ORDERS_READ])
+
+
+def test_the_service_refuses_to_start_with_a_short_secret(settings: Settings) -> None:
+    process = start_serving(settings, JWT_SECRET=TOO_SHORT)
+    output, _ = process.communicate(timeout=60)
+
+    assert process.returncode != 0
+    assert b"JWT_SECRET must be at least 32 bytes" in output
+
+
+# --- issued tokens and the issue-token command ------------------------------------------------
+
+
+async def test_issued_tokens_carry_every_claim(token_settings: Settings) -> None:
+    token = issue_token(
+        token_settings,
+        "alice",
+        [Permission.ORDERS_WRITE, Permission.ORDERS_READ, Permission.ORDERS_WRITE],
+        timedelta(minutes=2),
+    )
+
+    issued = jwt.decode(token, options={"verify_signature": False})
+    assert set(issued) == {"iss", "aud", "sub", "iat", "nbf", "exp", "jti", "scope"}
+    assert issued["scope"] == "orders:write orders:read"
+    assert issued["exp"] - issued["iat"] == 120
+    assert issued["nbf"] == issued["iat"]
+    assert issue_token(token_settings, "alice", []) != issue_token(token_settings, "alice", [])
+
+
+def issue_command(
+    settings: Settings, *arguments: str, **environment: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "issue-token", *arguments],
+        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json", **environment},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+async def test_the_issue_token_command_prints_a_token_the_service_accepts(
+    authenticator: JwtAuthenticator, token_settings: Settings
+) -> None:
+    result = issue_command(
+        token_settings,
+        "--subject", "batch-job",
+        "--scope", "orders:read",
+        "--scope", "orders:write",
+        "--ttl-seconds", "120",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert result.stdout == f"{token}\n"
+    principal = await authenticator.authenticate(token)
+    assert (principal.subject, principal.permissions) == ("batch-job", frozenset(Permission))
+    issued = jwt.decode(token, options={"verify_signature": False})
+    assert issued["exp"] - issued["iat"] == 120
+    assert "token_issued" in result.stderr
+    assert token not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--subject", "s", "--scope", "orders:delete"], "invalid choice: 'orders:delete'"),
+        (["--subject", "s"], "the following arguments are required: --scope"),
+        (["--subject", " ", "--scope", "orders:read"], "--subject: must not be blank"),
+        (["--subject", "s", "--scope", "orders:read", "--ttl-seconds", "0"], "between 1 and"),
+    ],
+)
+def test_the_issue_token_command_rejects_bad_arguments(
+    token_settings: Settings, arguments: list[str], message: str
+) -> None:
+    result = issue_command(token_settings, *arguments)
+
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_issue_token_command_names_an_unusable_setting(token_settings: Settings) -> None:
+    result = issue_command(
+        token_settings, "--subject", "s", "--scope", "orders:read", JWT_SECRET=TOO_SHORT
+    )
+
+    assert result.returncode == 2
+    assert "invalid configuration: JWT_SECRET must be at least 32 bytes" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+# --- through the API --------------------------------------------------------------------------
+
+# Each refused the same way on the wire: the caller learns only that the token is not valid.
+INVALID_TOKENS: dict[str, Token] = {
+    "unsigned": unsigned,
+    "rs256-when-hs256-pinned": rsa_signed,
+    "expired": lambda s: signed(s, exp=datetime.now(UTC) - timedelta(minutes=5)),
+    "not-yet-valid": lambda s: signed(s, nbf=datetime.now(UTC) + timedelta(minutes=5)),
+    "wrong-audience": lambda s: signed(s, aud="another-service"),
+    "wrong-issuer": lambda s: signed(s, iss="someone-else"),
+    "tampered-payload": lambda s: with_payload(signed(s), scope="orders:read orders:write"),
+    "tampered-signature": lambda s: with_flipped_signature(signed(s)),
+    "no-exp": lambda s: signed(s, exp=None),
+    "no-sub": lambda s: signed(s, sub=None),
+    "garbage": lambda _: "garbage",
+}
+
+
+def bearer(token: str) -> Credentials:
+    return Credentials(CredentialScheme.BEARER, token)
+
+
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    """What the service logs during the test, rendered as in production (JSON lines)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    try:
+        yield stream
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+{%- if cookiecutter.api == "rest" %}
+
+ORDERS = "/v1/orders"
+ORDER = {
+    "customer_id": "customer-jwt",
+    "currency": "EUR",
+    "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": 100}],
+}
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in process, called with no credentials unless a request adds them."""
+    app = create_app(settings.model_copy(update={"log_requests": True}))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def test_a_valid_token_may_write_and_read(
+    api: httpx.AsyncClient, token_settings: Settings
+) -> None:
+    headers = access.headers(bearer(issue_token(token_settings, "alice", Permission)))
+
+    created = await api.post(ORDERS, json=ORDER, headers=headers)
+    read = await api.get(created.headers["location"], headers=headers)
+
+    assert created.status_code == 201, created.text
+    assert read.status_code == 200
+
+
+async def test_no_token_is_a_401_with_a_bearer_challenge(api: httpx.AsyncClient) -> None:
+    response = await api.get(ORDERS)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize("make", INVALID_TOKENS.values(), ids=INVALID_TOKENS.keys())
+async def test_an_invalid_token_is_a_401_invalid_token(
+    api: httpx.AsyncClient, token_settings: Settings, make: Token
+) -> None:
+    response = await api.get(ORDERS, headers=access.headers(bearer(make(token_settings))))
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}", error="invalid_token"'
+    assert response.json()["error"] == {
+        "code": "invalid_credentials",
+        "message": "The credentials are not valid.",
+        "details": [],
+    }
+
+
+async def test_another_authorization_scheme_is_a_401_invalid_token(
+    api: httpx.AsyncClient,
+) -> None:
+    response = await api.get(ORDERS, headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
+
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["www-authenticate"]
+
+
+async def test_a_read_only_token_may_read_but_not_write(
+    api: httpx.AsyncClient, grant: access.Grant
+) -> None:
+    headers = access.headers(await grant(Permission.ORDERS_READ))
+
+    listed = await api.get(ORDERS, headers=headers)
+    created = await api.post(ORDERS, json=ORDER, headers=headers)
+
+    assert listed.status_code == 200
+    assert created.status_code == 403
+    assert created.headers["www-authenticate"] == (
+        f'Bearer realm="{REALM}", error="insufficient_scope", scope="orders:write"'
+    )
+    assert created.json()["error"]["code"] == "permission_denied"
+
+
+async def test_tokens_never_reach_the_logs(
+    api: httpx.AsyncClient, token_settings: Settings, grant: access.Grant, service_log: io.StringIO
+) -> None:
+    tampered = with_payload(signed(token_settings), sub="root")
+    read_only = await grant(Permission.ORDERS_READ)
+    assert read_only is not None
+
+    refused = await api.get(ORDERS, headers=access.headers(bearer(tampered)))
+    denied = await api.post(ORDERS, json=ORDER, headers=access.headers(read_only))
+
+    assert (refused.status_code, denied.status_code) == (401, 403)
+    logged = service_log.getvalue()
+    assert "authentication_failed" in logged
+    assert "permission_denied" in logged
+    for token in (tampered, read_only.secret):
+        for part in token.split("."):
+            assert part not in logged
+{%- else %}
+
+
+@pytest.fixture
+async def channel(settings: Settings) -> AsyncIterator[aio.Channel]:
+    """A channel to the service, started on a free port for this test."""
+    served = server_settings(settings, log_requests=True)
+    async with (
+        running_server(served) as running,
+        open_channel(f"127.0.0.1:{running.port}") as opened,
+    ):
+        yield opened
+
+
+def caller(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:
+    return OrdersClient(channel, metadata=access.metadata(credentials))
+
+
+async def failure(call: object) -> aio.AioRpcError:
+    with pytest.raises(aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    return caught.value
+
+
+async def test_a_valid_token_may_write_and_read(
+    channel: aio.Channel, token_settings: Settings, customer_id: str
+) -> None:
+    client = caller(channel, bearer(issue_token(token_settings, "alice", Permission)))
+
+    created = await client.create_order(new_order(customer_id))
+
+    assert (await client.get_order(created.id)).id == created.id
+
+
+async def test_no_token_is_unauthenticated(channel: aio.Channel) -> None:
+    error = await failure(caller(channel, None).list_orders(orders_pb2.ListOrdersRequest()))
+
+    assert error.code() == StatusCode.UNAUTHENTICATED
+    assert error.details() == "This call needs credentials."
+
+
+@pytest.mark.parametrize("make", INVALID_TOKENS.values(), ids=INVALID_TOKENS.keys())
+async def test_an_invalid_token_is_unauthenticated(
+    channel: aio.Channel, token_settings: Settings, make: Token
+) -> None:
+    client = caller(channel, bearer(make(token_settings)))
+
+    error = await failure(client.list_orders(orders_pb2.ListOrdersRequest()))
+
+    assert error.code() == StatusCode.UNAUTHENTICATED
+    assert error.details() == "The credentials are not valid."
+
+
+async def test_a_read_only_token_may_read_but_not_write(
+    channel: aio.Channel, grant: access.Grant, customer_id: str
+) -> None:
+    client = caller(channel, await grant(Permission.ORDERS_READ))
+
+    await client.list_orders(orders_pb2.ListOrdersRequest())
+    error = await failure(client.create_order(new_order(customer_id)))
+
+    assert error.code() == StatusCode.PERMISSION_DENIED
+    assert "orders:write" in (error.details() or "")
+
+
+async def test_tokens_never_reach_the_logs(
+    channel: aio.Channel,
+    token_settings: Settings,
+    grant: access.Grant,
+    customer_id: str,
+    service_log: io.StringIO,
+) -> None:
+    tampered = with_payload(signed(token_settings), sub="root")
+    read_only = await grant(Permission.ORDERS_READ)
+    assert read_only is not None
+
+    refused = await failure(
+        caller(channel, bearer(tampered)).list_orders(orders_pb2.ListOrdersRequest())
+    )
+    denied = await failure(caller(channel, read_only).create_order(new_order(customer_id)))
+
+    assert (refused.code(), denied.code()) == (
+        StatusCode.UNAUTHENTICATED,
+        StatusCode.PERMISSION_DENIED,
+    )
+    logged = service_log.getvalue()
+    assert "authentication_failed" in logged
+    assert "permission_denied" in logged
+    for token in (tampered, read_only.secret):
+        for part in token.split("."):
+            assert part not in logged
+{%- endif %}
