@@ -10,11 +10,14 @@ of the API (an app and its client, or a server and its channel) live beside
 that API's tests.
 """
 
-from collections.abc import AsyncIterator
+import io
+import logging
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import uuid4
 
 import pytest
+import structlog
 
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.container import open_broker, open_migrator
@@ -24,6 +27,7 @@ from {{ cookiecutter.package_name }}.container import open_migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
+from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.access import Grant
 {%- if cookiecutter.queue != "none" %}
@@ -87,6 +91,19 @@ def settings(database_settings: Settings) -> Settings:
     return database_settings.model_copy(update={"log_requests": False})
 
 
+@pytest.fixture
+def service_log() -> Iterator[io.StringIO]:
+    """What the service logs during the test, rendered as in production (JSON lines)."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    stream = io.StringIO()
+    configure_logging("DEBUG", "json", stream)
+    try:
+        yield stream
+    finally:
+        structlog.reset_defaults()
+        root.handlers[:] = handlers
+        root.setLevel(level)
 @pytest.fixture
 async def credentials(grant: Grant) -> Credentials | None:
     """Credentials that may do everything, as the API tests' callers send them."""

@@ -23,13 +23,20 @@ from {{ cookiecutter.package_name }}.auth.principal import Permission
 {%- endif %}
 
 {%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.container import build_container, open_broker, open_migrator
+from {{ cookiecutter.package_name }}.container import (
+    build_container,
+{%- if cookiecutter.api == "rest" %}
+    check_configuration,
+{%- endif %}
+    open_broker,
+    open_migrator,
+)
 {%- else %}
-from {{ cookiecutter.package_name }}.container import build_container, open_migrator
+from {{ cookiecutter.package_name }}.container import build_container, {% if cookiecutter.api == "rest" %}check_configuration, {% endif %}open_migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
-from {{ cookiecutter.package_name }}.settings import get_settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
 
 log = structlog.get_logger(__name__)
 {%- if cookiecutter.queue != "none" %}
@@ -44,6 +51,9 @@ OPENAPI_PATH = Path("openapi.json")
 def serve(_: argparse.Namespace) -> int:
     """Run the HTTP server until SIGINT/SIGTERM, then drain in-flight requests."""
     settings = get_settings()
+    # Assemble once before uvicorn starts: a setting that cannot work stops here, with
+    # its message, instead of failing every worker's start-up with a traceback.
+    asyncio.run(check_configuration(settings))
     uvicorn.run(
         "{{ cookiecutter.package_name }}.api.rest.app:serve_app",
         factory=True,
@@ -165,11 +175,7 @@ def issue_token(arguments: argparse.Namespace) -> int:
     settings = get_settings()
     ttl_seconds = arguments.ttl_seconds or settings.jwt_token_ttl_seconds
     scopes = map(Permission, arguments.scope)
-    try:
-        token = jwt.issue_token(settings, arguments.subject, scopes, timedelta(seconds=ttl_seconds))
-    except jwt.JwtConfigurationError as error:
-        print(f"invalid configuration: {error}", file=sys.stderr)  # noqa: T201
-        return 2
+    token = jwt.issue_token(settings, arguments.subject, scopes, timedelta(seconds=ttl_seconds))
     sys.stdout.write(token + "\n")
     log.info(
         "token_issued", subject=arguments.subject, scopes=arguments.scope, ttl_seconds=ttl_seconds
@@ -361,6 +367,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format, log_stream)
     try:
         return int(arguments.handler(arguments))
+    except ConfigurationError as error:
+        print(f"invalid configuration: {error}", file=sys.stderr)  # noqa: T201
+        return 2
     except ServiceUnavailableError as error:
         log.error("command_failed", command=arguments.command, error=error.message)  # noqa: TRY400
         return 1

@@ -129,6 +129,15 @@ def broker_topology(namespace: str) -> Topology:
 {%- endif %}
 
 
+async def check_configuration(settings: Settings) -> None:
+    """Assemble the container and release it: settings that cannot work raise here.
+
+    Nothing connects while assembling, so this needs no running database.
+    """
+    async with build_container(settings):
+        pass
+
+
 @asynccontextmanager
 async def build_container(settings: Settings) -> AsyncIterator[Container]:
     """Connect the adapters and the use cases; release everything on exit."""

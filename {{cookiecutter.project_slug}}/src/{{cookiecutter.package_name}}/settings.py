@@ -164,6 +164,14 @@ class Settings(BaseSettings):
 {%- endif %}
 
 
+class ConfigurationError(ValueError):
+    """Settings that parse but cannot work together (a key that does not fit its algorithm).
+
+    Raised while the service assembles itself, before it serves; the message
+    names the environment variable to fix.
+    """
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     """Read the environment once per process."""

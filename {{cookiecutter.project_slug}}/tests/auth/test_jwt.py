@@ -35,17 +35,13 @@ from {{ cookiecutter.package_name }}.api.grpc.server import running_server
 {% endif -%}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials, CredentialScheme
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
-from {{ cookiecutter.package_name }}.auth.jwt import (
-    JwtAuthenticator,
-    JwtConfigurationError,
-    issue_token,
-)
+from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator, issue_token
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 {%- if cookiecutter.api == "grpc" %}
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 {%- endif %}
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 {%- if cookiecutter.api == "grpc" %}
 from tests.api.grpc.calls import new_order, server_settings
 {%- endif %}
@@ -394,7 +390,7 @@ async def test_a_public_key_with_escaped_newlines_is_read(
 def test_unusable_configuration_stops_the_start(
     token_settings: Settings, changes: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(JwtConfigurationError, match=message):
+    with pytest.raises(ConfigurationError, match=message):
         JwtAuthenticator.from_settings(token_settings.model_copy(update=changes))
 
 
@@ -414,7 +410,7 @@ def test_a_public_key_of_the_wrong_kind_stops_the_start(
 ) -> None:
     settings = asymmetric(token_settings, algorithm, generated(kind))
 
-    with pytest.raises(JwtConfigurationError, match=rf"JWT_PUBLIC_KEY does not fit .*{message}"):
+    with pytest.raises(ConfigurationError, match=rf"JWT_PUBLIC_KEY does not fit .*{message}"):
         JwtAuthenticator.from_settings(settings)
 
 
@@ -424,7 +420,7 @@ def test_a_private_key_in_place_of_the_public_key_stops_the_start(
     settings = asymmetric(token_settings, "RS256", rsa_key)
     leaked = settings.model_copy(update={"jwt_public_key": private_pem(rsa_key)})
 
-    with pytest.raises(JwtConfigurationError, match="JWT_PUBLIC_KEY is not a PEM public key"):
+    with pytest.raises(ConfigurationError, match="JWT_PUBLIC_KEY is not a PEM public key"):
         JwtAuthenticator.from_settings(leaked)
 
 
@@ -437,9 +433,9 @@ def test_signing_with_an_asymmetric_algorithm_needs_the_private_key(
         update={"jwt_private_key": SecretStr(private_pem(generated("p256")))}
     )
 
-    with pytest.raises(JwtConfigurationError, match=r"JWT_PRIVATE_KEY .* is required"):
+    with pytest.raises(ConfigurationError, match=r"JWT_PRIVATE_KEY .* is required"):
         issue_token(without, "alice", [Permission.ORDERS_READ])
-    with pytest.raises(JwtConfigurationError, match="JWT_PRIVATE_KEY does not fit"):
+    with pytest.raises(ConfigurationError, match="JWT_PRIVATE_KEY does not fit"):
         issue_token(mismatched, "alice", [Permission.ORDERS_READ])
 
 
@@ -557,19 +553,6 @@ def bearer(token: str) -> Credentials:
     return Credentials(CredentialScheme.BEARER, token)
 
 
-@pytest.fixture
-def service_log() -> Iterator[io.StringIO]:
-    """What the service logs during the test, rendered as in production (JSON lines)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    stream = io.StringIO()
-    configure_logging("DEBUG", "json", stream)
-    try:
-        yield stream
-    finally:
-        structlog.reset_defaults()
-        root.handlers[:] = handlers
-        root.setLevel(level)
 {%- if cookiecutter.api == "rest" %}
 
 ORDERS = "/v1/orders"

@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from {{ cookiecutter.package_name }}.auth.credentials import CredentialScheme
 from {{ cookiecutter.package_name }}.auth.principal import Permission, Principal
 from {{ cookiecutter.package_name }}.auth.tokens import TokenRules, principal_from_claims, verify
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 
 # RFC 7518, section 3.2: an HMAC key at least as long as the hash output.
 HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -46,10 +46,6 @@ type AsymmetricSigningKey = (
 type SigningKey = bytes | AsymmetricSigningKey
 
 
-class JwtConfigurationError(ValueError):
-    """Settings no token could be safely verified or signed with; the message names the variable."""
-
-
 def _is_hmac(algorithm: str) -> bool:
     return algorithm.startswith("HS")
 
@@ -62,7 +58,7 @@ def _pem(text: str) -> bytes:
 def _hmac_key(secret: SecretStr | None, algorithm: str) -> bytes:
     if secret is None:
         message = f"JWT_SECRET is required for {algorithm}; generate one with {HOW_TO_GENERATE}"
-        raise JwtConfigurationError(message)
+        raise ConfigurationError(message)
     key = secret.get_secret_value().encode()
     minimum = HMAC_KEY_BYTES[algorithm]
     if len(key) < minimum:
@@ -70,7 +66,7 @@ def _hmac_key(secret: SecretStr | None, algorithm: str) -> bytes:
             f"JWT_SECRET must be at least {minimum} bytes for {algorithm} (RFC 7518, section 3.2),"
             f" not {len(key)}; generate one with {HOW_TO_GENERATE}"
         )
-        raise JwtConfigurationError(message)
+        raise ConfigurationError(message)
     return key
 
 
@@ -97,31 +93,31 @@ def _key_mismatch(key: PublicKeyTypes, algorithm: str) -> str | None:
 def _public_key(pem: str | None, algorithm: str) -> PublicKeyTypes:
     if not pem:
         message = f"JWT_PUBLIC_KEY (a PEM public key) is required for {algorithm}"
-        raise JwtConfigurationError(message)
+        raise ConfigurationError(message)
     try:
         key = load_pem_public_key(_pem(pem))
     except (ValueError, UnsupportedAlgorithm):
         message = "JWT_PUBLIC_KEY is not a PEM public key (-----BEGIN PUBLIC KEY-----)"
-        raise JwtConfigurationError(message) from None
+        raise ConfigurationError(message) from None
     if problem := _key_mismatch(key, algorithm):
         message = f"JWT_PUBLIC_KEY does not fit JWT_ALGORITHM: {problem}"
-        raise JwtConfigurationError(message)
+        raise ConfigurationError(message)
     return key
 
 
 def _private_key(pem: SecretStr | None, algorithm: str) -> AsymmetricSigningKey:
     if pem is None:
         message = f"JWT_PRIVATE_KEY (a PEM private key) is required to sign {algorithm} tokens"
-        raise JwtConfigurationError(message)
+        raise ConfigurationError(message)
     try:
         key = load_pem_private_key(_pem(pem.get_secret_value()), password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm):
         message = "JWT_PRIVATE_KEY is not an unencrypted PEM private key"
-        raise JwtConfigurationError(message) from None
+        raise ConfigurationError(message) from None
     problem = _key_mismatch(key.public_key(), algorithm)
     if problem is not None or not isinstance(key, SIGNING_KEY_TYPES):
         message = f"JWT_PRIVATE_KEY does not fit JWT_ALGORITHM: {problem}"
-        raise JwtConfigurationError(message)
+        raise ConfigurationError(message)
     return key
 
 
@@ -150,7 +146,7 @@ class JwtAuthenticator:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "JwtAuthenticator":
-        """Load and check the key now; raise ``JwtConfigurationError`` if it cannot be used."""
+        """Load and check the key now; raise ``ConfigurationError`` if it cannot be used."""
         rules = TokenRules(
             algorithms=(settings.jwt_algorithm,),
             issuer=settings.jwt_issuer,

@@ -146,9 +146,8 @@ async def test_guessing_credentials_runs_into_the_per_ip_quota(
 
 async def test_quotas_are_counted_per_caller(settings: Settings, grant: Grant) -> None:
     limited = settings.model_copy(update={"rate_limit_per_caller": "2/minute"})
-    first, second = (
-        await grant(*Permission, subject=f"caller-{uuid4().hex[:8]}") for _ in range(2)
-    )
+    first = await grant(*Permission, subject=f"first-{uuid4().hex[:8]}")
+    second = await grant(*Permission, subject=f"second-{uuid4().hex[:8]}")
     async with client_of(limited) as client:
         spent = [
             (await client.get("/v1/orders", headers=access.headers(first))).status_code
