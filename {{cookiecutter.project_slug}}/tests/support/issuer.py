@@ -84,7 +84,7 @@ class LocalIssuer:
         self.audience = audience
         self.token_lifetime_seconds = token_lifetime_seconds
         self.requests: Counter[str] = Counter()
-        self.keys: list[SigningKey] = [SigningKey.generate("RS256"), SigningKey.generate("ES256")]
+        self.keys: list[SigningKey] = [SigningKey.generate("ES256"), SigningKey.generate("RS256")]
         self.clients: dict[str, Client] = {}
         self.extra_jwks: list[dict[str, Any]] = []
         self.metadata_issuer: str | None = None  # to publish another issuer's name
@@ -257,6 +257,7 @@ def _handler(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             if issuer.failing:
+                issuer.requests["refused"] += 1
                 self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "temporarily_unavailable"})
             elif self.path == issuer.discovery_path():
                 issuer.requests["discovery"] += 1
@@ -271,6 +272,7 @@ def _handler(issuer: LocalIssuer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length).decode()
             if issuer.failing:
+                issuer.requests["refused"] += 1
                 self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "temporarily_unavailable"})
                 return
             if self.path != TOKEN_PATH:

@@ -206,7 +206,8 @@ class JwksCache:
             except IssuerUnavailableError as error:
                 log.warning("jwks_refresh_failed", reason=error.reason, cached_keys=len(self._keys))
                 self._metadata = None  # discover again next time: the issuer may have moved
-                self._require_keys()
+                if self._fetched_at is None:
+                    raise
             return True
 
     def _require_keys(self) -> None:
