@@ -164,7 +164,12 @@ class Settings(BaseSettings):
         if value is None:
             return None
         parts = urlsplit(value)
-        if parts.scheme not in {"https", "http"} or not parts.hostname or parts.query or parts.fragment:
+        if (
+            parts.scheme not in {"https", "http"}
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
             message = "write the issuer as an https URL without query or fragment"
             raise ValueError(message)
         return value
@@ -173,7 +178,9 @@ class Settings(BaseSettings):
     @classmethod
     def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if any(algorithm.startswith("HS") for algorithm in value):
-            message = "an issuer's published keys verify only asymmetric algorithms (RS, PS, ES, EdDSA)"
+            message = (
+                "an issuer's published keys verify only asymmetric algorithms (RS, PS, ES, EdDSA)"
+            )
             raise ValueError(message)
         return value
 {%- endif %}
