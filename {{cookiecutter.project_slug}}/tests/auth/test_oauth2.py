@@ -25,6 +25,7 @@ from fastapi import FastAPI
 {%- else %}
 from grpc import aio
 {%- endif %}
+from pydantic import ValidationError
 
 {% if cookiecutter.api == "grpc" -%}
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
@@ -203,6 +204,25 @@ async def test_a_key_declared_for_one_algorithm_verifies_no_other(
             await authenticator.authenticate(token)
     finally:
         await authenticator.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OAUTH2_ISSUER", "ftp://login.example.com"),
+        ("OAUTH2_ISSUER", "https://login.example.com/?tenant=a"),
+        ("OAUTH2_ALGORITHMS", '["HS256"]'),
+        ("OAUTH2_ALGORITHMS", '["none"]'),
+        ("OAUTH2_ALGORITHMS", "[]"),
+    ],
+)
+def test_settings_refuse_unusable_issuers_and_algorithms(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(ValidationError, match=name.lower()):
+        Settings()
 
 
 def test_serving_without_an_issuer_fails_at_start_naming_the_setting(
