@@ -5,9 +5,12 @@ Each field is documented in `.env.example`; a test keeps the two in step.
 
 from functools import lru_cache
 from typing import Literal
+{%- if cookiecutter.auth == "oauth2" %}
+from urllib.parse import urlsplit
+{%- endif %}
 
 from limits import parse
-from pydantic import Field, {% if cookiecutter.auth == "oauth2" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, {% if cookiecutter.auth in ("jwt", "api_key", "oauth2") %}SecretStr, {% endif %}field_validator
+from pydantic import Field, {% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, {% if cookiecutter.auth in ("jwt", "api_key", "oauth2") %}SecretStr, {% endif %}field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.auth in ("jwt", "oauth2") %}
 
@@ -89,7 +92,8 @@ class Settings(BaseSettings):
     jwt_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
 {%- elif cookiecutter.auth == "oauth2" %}
 
-    oauth2_issuer: HttpUrl | None = None
+    # A string, not a URL type: the iss claim must equal it exactly, trailing slash or not.
+    oauth2_issuer: str | None = None
     oauth2_audience: str = Field(default="{{ cookiecutter.project_slug }}", min_length=1)
     oauth2_algorithms: tuple[JwtAlgorithm, ...] = Field(default=("RS256", "ES256"), min_length=1)
     oauth2_leeway_seconds: int = Field(default=30, ge=0, le=300)
@@ -151,6 +155,35 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+{%- if cookiecutter.auth == "oauth2" %}
+
+    @field_validator("oauth2_issuer")
+    @classmethod
+    def _is_an_issuer_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if (
+            parts.scheme not in {"https", "http"}
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+        ):
+            message = "write the issuer as an https URL without query or fragment"
+            raise ValueError(message)
+        return value
+
+    @field_validator("oauth2_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if any(algorithm.startswith("HS") for algorithm in value):
+            message = (
+                "an issuer's published keys verify only asymmetric algorithms (RS, PS, ES, EdDSA)"
+            )
+            raise ValueError(message)
+        return value
+{%- endif %}
 
 {%- if cookiecutter.database == "mongo" %}
 
