@@ -361,13 +361,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"invalid configuration: {problems}", file=sys.stderr)  # noqa: T201
         return 2
-{%- if cookiecutter.auth == "oauth2" %}
-    if arguments.command == "serve" and settings.oauth2_issuer is None:
-        # The authenticator refuses to start too; this says so in one line, before any server.
-        message = "OAUTH2_ISSUER: required to serve (the issuer whose access tokens are accepted)"
-        print(f"invalid configuration: {message}", file=sys.stderr)  # noqa: T201
-        return 2
-{%- endif %}
     # A command whose output is data (a document, dead letters) logs to stderr, so
     # that its stdout can be piped.
     log_stream = sys.stderr if getattr(arguments, "prints_data", False) else sys.stdout

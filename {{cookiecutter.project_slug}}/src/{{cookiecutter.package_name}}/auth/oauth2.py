@@ -15,21 +15,11 @@ from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.jwks import JwksCache
 from {{ cookiecutter.package_name }}.auth.principal import Principal
 from {{ cookiecutter.package_name }}.auth.tokens import TokenRules, principal_from_claims, unverified_header, verify
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 # RFC 9068, section 2.2: every access token names these.
 REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
-
-
-class MissingIssuerError(ValueError):
-    """OAUTH2_ISSUER is not set: there is no one whose tokens the service could trust."""
-
-    def __init__(self) -> None:
-        super().__init__(
-            "OAUTH2_ISSUER is not set: name the OAuth 2.0 issuer whose access tokens "
-            "this service accepts (its discovery document lives under that URL)"
-        )
 
 
 def token_rules(settings: Settings, issuer: str) -> TokenRules:
@@ -52,7 +42,11 @@ def http_client(settings: Settings) -> httpx2.AsyncClient:
 def required_issuer(settings: Settings) -> str:
     """The configured issuer, exactly as written (its ``iss`` claim is compared as a string)."""
     if settings.oauth2_issuer is None:
-        raise MissingIssuerError
+        message = (
+            "OAUTH2_ISSUER: required to serve; name the OAuth 2.0 issuer whose access tokens"
+            " this service accepts (its discovery document lives under that URL)"
+        )
+        raise ConfigurationError(message)
     return settings.oauth2_issuer
 
 
