@@ -2,12 +2,14 @@
 
 import argparse
 import asyncio
-{%- if cookiecutter.api == "rest" or cookiecutter.queue != "none" %}
+{%- if cookiecutter.api == "rest" or cookiecutter.queue != "none" or cookiecutter.auth == "api_key" %}
 import json
 {%- endif %}
 import sys
 from collections.abc import Sequence
-{%- if cookiecutter.queue != "none" %}
+{%- if cookiecutter.auth == "api_key" %}
+from datetime import UTC, datetime, timedelta
+{%- elif cookiecutter.queue != "none" %}
 from datetime import timedelta
 {%- endif %}
 from pathlib import Path
@@ -18,14 +20,23 @@ import uvicorn
 {%- endif %}
 from pydantic import ValidationError
 
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyConfigurationError, ApiKeyIssuer
+from {{ cookiecutter.package_name }}.auth.principal import Permission
+{%- endif %}
 {%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.container import build_container, open_broker, open_migrator
+from {{ cookiecutter.package_name }}.container import build_container, open_broker, open_migrator{% if cookiecutter.auth == "api_key" %}, open_storage{% endif %}
 {%- else %}
-from {{ cookiecutter.package_name }}.container import build_container, open_migrator
+from {{ cookiecutter.package_name }}.container import build_container, open_migrator{% if cookiecutter.auth == "api_key" %}, open_storage{% endif %}
 {%- endif %}
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.settings import Settings, get_settings
+from {{ cookiecutter.package_name }}.storage.port import ApiKeyStore, StoredApiKey
+{%- else %}
 from {{ cookiecutter.package_name }}.settings import get_settings
+{%- endif %}
 
 log = structlog.get_logger(__name__)
 {%- if cookiecutter.queue != "none" %}
@@ -131,7 +142,84 @@ async def _purge(_: argparse.Namespace) -> int:
 def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
     """Delete idempotency keys past their retention (run it from a cron job)."""
     return asyncio.run(_purge(arguments))
+{%- if cookiecutter.auth == "api_key" %}
 
+
+def _days(text: str) -> int:
+    """A positive number of days, for ``--expires-in-days``."""
+    value = int(text)
+    if value < 1:
+        message = f"must be at least 1, not {value}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def _moment(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _key_record(key: StoredApiKey) -> dict[str, object]:
+    """What the commands show of a stored key: everything but its hash."""
+    return {
+        "id": key.id,
+        "client": key.client,
+        "scopes": list(key.scopes),
+        "created_at": _moment(key.created_at),
+        "expires_at": _moment(key.expires_at),
+        "revoked_at": _moment(key.revoked_at),
+        "last_used_at": _moment(key.last_used_at),
+    }
+
+
+def _write_line(record: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+async def _create_key(settings: Settings, keys: ApiKeyStore, arguments: argparse.Namespace) -> int:
+    days = arguments.expires_in_days
+    issuer = ApiKeyIssuer.from_settings(settings, keys)
+    issued = await issuer.issue(
+        arguments.client, arguments.scope, expires_in=None if days is None else timedelta(days=days)
+    )
+    # The only time the key is shown: it is not stored, and it never goes to the log.
+    _write_line({"key": issued.key, **_key_record(issued.stored)})
+    return 0
+
+
+async def _revoke_key(keys: ApiKeyStore, key_id: str) -> int:
+    revoked = await keys.revoke(key_id, datetime.now(UTC))
+    if revoked is None:
+        sys.stderr.write(f"no API key has the id {key_id!r}\n")
+        return 1
+    log.info("api_key_revoked", key_id=revoked.id, client=revoked.client)
+    _write_line(_key_record(revoked))
+    return 0
+
+
+async def _api_keys(arguments: argparse.Namespace) -> int:
+    settings = get_settings()
+    storage = open_storage(settings)
+    try:
+        match arguments.action:
+            case "create":
+                return await _create_key(settings, storage.api_keys, arguments)
+            case "revoke":
+                return await _revoke_key(storage.api_keys, arguments.key_id)
+            case _:
+                for key in await storage.api_keys.list_keys(arguments.client):
+                    _write_line(_key_record(key))
+                return 0
+    except ApiKeyConfigurationError as error:
+        sys.stderr.write(f"invalid configuration: {error}\n")
+        return 2
+    finally:
+        await storage.close()
+
+
+def api_keys(arguments: argparse.Namespace) -> int:
+    """Create, list or revoke the API keys callers authenticate with."""
+    return asyncio.run(_api_keys(arguments))
+{%- endif %}
 
 {%- if cookiecutter.queue != "none" %}
 
@@ -255,6 +343,26 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "purge-idempotency-keys", help="delete expired idempotency keys"
     ).set_defaults(handler=purge_idempotency_keys)
+{%- if cookiecutter.auth == "api_key" %}
+
+    keys_parser = commands.add_parser("api-keys", help="create, list or revoke API keys")
+    keys_parser.set_defaults(handler=api_keys, prints_data=True)
+    key_actions = keys_parser.add_subparsers(dest="action", required=True)
+    creating = key_actions.add_parser("create", help="create a key and print it (shown once)")
+    creating.add_argument("--client", required=True, help="who the key is for (its subject)")
+    creating.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[permission.value for permission in Permission],
+        help="a permission the key grants; repeat for several",
+    )
+    creating.add_argument("--expires-in-days", type=_days, help="default: never expires")
+    listing_keys = key_actions.add_parser("list", help="print keys as JSON lines, no secrets")
+    listing_keys.add_argument("--client", help="only this client's keys")
+    revoking = key_actions.add_parser("revoke", help="revoke a key at once")
+    revoking.add_argument("key_id", help="the key's id (the part after the prefix)")
+{%- endif %}
 {%- if cookiecutter.queue != "none" %}
 
     commands.add_parser(
