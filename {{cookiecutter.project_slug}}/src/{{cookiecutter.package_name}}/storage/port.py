@@ -233,7 +233,7 @@ class ApiKeyStore(Protocol):
         ...
 
     async def revoke(self, key_id: str, at: datetime) -> StoredApiKey | None:
-        """Mark the key revoked at ``at`` (a revoked key keeps its first time); ``None`` if unknown."""
+        """Mark the key revoked at ``at``, unless it already is; ``None`` for an unknown id."""
         ...
 
     async def touch(self, key_id: str, at: datetime, *, stale_before: datetime) -> bool:
