@@ -514,7 +514,8 @@ async def test_the_cli_creates_lists_and_revokes_keys(
     assert key_id in created.stderr  # the log names the key by its id
     assert key not in created.stderr
     principal = await authenticator.authenticate(key)
-    assert (principal.subject, principal.permissions) == (client_name, {Permission.ORDERS_READ})
+    assert principal.subject == client_name
+    assert principal.permissions == {Permission.ORDERS_READ}
 
     listed = run_cli(settings, "list", "--client", client_name)
     assert listed.returncode == 0, listed.stderr
