@@ -19,8 +19,7 @@ import structlog
 import uvicorn
 {%- endif %}
 from pydantic import ValidationError
-
-{%- if cookiecutter.auth == "api_key" %}
+{% if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyConfigurationError, ApiKeyIssuer
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 {%- endif %}

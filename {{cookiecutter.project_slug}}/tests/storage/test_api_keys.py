@@ -5,8 +5,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
-
-{%- if cookiecutter.database == "postgres" %}
+{% if cookiecutter.database == "postgres" %}
 import asyncpg
 {%- endif %}
 import pytest
