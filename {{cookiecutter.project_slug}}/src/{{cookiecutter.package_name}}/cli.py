@@ -204,7 +204,7 @@ async def _api_keys(arguments: argparse.Namespace) -> int:
                 return await _create_key(settings, storage.api_keys, arguments)
             case "revoke":
                 return await _revoke_key(storage.api_keys, arguments.key_id)
-            case _:  # list
+            case _:
                 for key in await storage.api_keys.list_keys(arguments.client):
                     _write_line(_key_record(key))
                 return 0

@@ -135,7 +135,9 @@ def test_a_key_is_prefix_lookup_id_secret_and_checksum(settings: Settings) -> No
     key_format = KeyFormat(settings.api_key_prefix)
     lookup_id, key = key_format.new_key()
 
-    assert re.fullmatch(re.escape(settings.api_key_prefix) + "_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}", key)
+    assert re.fullmatch(
+        re.escape(settings.api_key_prefix) + "_[0-9A-Za-z]{12}_[0-9A-Za-z]{38}", key
+    )
     assert key.split("_")[1] == lookup_id
     assert key[-6:] == checksum(key[:-6])
     assert key_format.lookup_id(key) == lookup_id
@@ -264,7 +266,10 @@ async def test_an_expired_key_is_refused(
 ) -> None:
     clock = Clock()
     issuer = ApiKeyIssuer(
-        storage.api_keys, KeyFormat(settings.api_key_prefix), KeyHasher.from_settings(settings), clock
+        storage.api_keys,
+        KeyFormat(settings.api_key_prefix),
+        KeyHasher.from_settings(settings),
+        clock,
     )
     issued = await issuer.issue(client_name, [READ], expires_in=timedelta(days=1))
     authenticator = authenticator_at(settings, storage, clock)
@@ -323,7 +328,8 @@ async def test_last_used_at_is_written_once_per_interval(
 
     clock.now += timedelta(seconds=30)
     await authenticator.authenticate(issued.key)  # remembered in process: no write
-    await authenticator_at(settings, storage, clock).authenticate(issued.key)  # refused by the store
+    another_process = authenticator_at(settings, storage, clock)
+    await another_process.authenticate(issued.key)  # the store refuses the write
     assert await last_used() == first_use
 
     clock.now += timedelta(seconds=31)
@@ -423,8 +429,9 @@ async def status_of(call: Any) -> grpc.StatusCode:
 
 async def test_a_call_without_a_key_is_unauthenticated(channel: aio.Channel) -> None:
     client = client_with(channel, None)
+    status = await status_of(client.list_orders(orders_pb2.ListOrdersRequest()))
 
-    assert await status_of(client.list_orders(orders_pb2.ListOrdersRequest())) == grpc.StatusCode.UNAUTHENTICATED
+    assert status == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_a_call_with_a_bad_key_is_unauthenticated(
@@ -433,8 +440,9 @@ async def test_a_call_with_a_bad_key_is_unauthenticated(
     _, unknown = KeyFormat(settings.api_key_prefix).new_key()
     for key in (unknown, unknown[:-1], "not-a-key"):
         client = OrdersClient(channel, metadata=(("x-api-key", key),))
+        status = await status_of(client.list_orders(orders_pb2.ListOrdersRequest()))
 
-        assert await status_of(client.list_orders(orders_pb2.ListOrdersRequest())) == grpc.StatusCode.UNAUTHENTICATED
+        assert status == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_a_read_only_key_may_read_but_not_write(channel: aio.Channel, grant: Grant) -> None:
@@ -525,7 +533,13 @@ async def test_the_cli_creates_lists_and_revokes_keys(
     assert listed.returncode == 0, listed.stderr
     [shown] = [json.loads(line) for line in listed.stdout.splitlines()]
     assert set(shown) == {
-        "id", "client", "scopes", "created_at", "expires_at", "revoked_at", "last_used_at"
+        "id",
+        "client",
+        "scopes",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
     }
     assert (shown["id"], shown["scopes"], shown["revoked_at"]) == (key_id, [READ], None)
     assert shown["last_used_at"] is not None
@@ -534,7 +548,8 @@ async def test_the_cli_creates_lists_and_revokes_keys(
     revoked = run_cli(settings, "revoke", key_id)
     assert revoked.returncode == 0, revoked.stderr
     assert "revoked" in await refused(authenticator, key)
-    [shown] = [json.loads(line) for line in run_cli(settings, "list", "--client", client_name).stdout.splitlines()]
+    listed = run_cli(settings, "list", "--client", client_name)
+    [shown] = [json.loads(line) for line in listed.stdout.splitlines()]
     assert shown["revoked_at"] is not None
 
 

@@ -94,7 +94,9 @@ async def test_touch_writes_only_when_the_last_use_is_stale(storage: Storage) ->
     much_later = NOW + timedelta(seconds=90)
 
     assert await storage.api_keys.touch(key.id, NOW, stale_before=NOW - timedelta(minutes=1))
-    assert not await storage.api_keys.touch(key.id, later, stale_before=later - timedelta(minutes=1))
+    assert not await storage.api_keys.touch(
+        key.id, later, stale_before=later - timedelta(minutes=1)
+    )
     assert await storage.api_keys.touch(
         key.id, much_later, stale_before=much_later - timedelta(minutes=1)
     )

@@ -5,6 +5,7 @@ Keys are read on every authenticated call, by primary key; writes are rare
 """
 
 from datetime import datetime
+
 from sqlalchemy import Executable, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
