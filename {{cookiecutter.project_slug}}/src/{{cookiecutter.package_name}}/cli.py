@@ -2,12 +2,14 @@
 
 import argparse
 import asyncio
-{%- if cookiecutter.api == "rest" or cookiecutter.queue != "none" %}
+{%- if cookiecutter.api == "rest" or cookiecutter.queue != "none" or cookiecutter.auth == "api_key" %}
 import json
 {%- endif %}
 import sys
 from collections.abc import Sequence
-{%- if cookiecutter.queue != "none" or cookiecutter.auth == "jwt" %}
+{%- if cookiecutter.auth == "api_key" %}
+from datetime import UTC, datetime, timedelta
+{%- elif cookiecutter.queue != "none" or cookiecutter.auth == "jwt" %}
 from datetime import timedelta
 {%- endif %}
 from pathlib import Path
@@ -17,8 +19,11 @@ import structlog
 import uvicorn
 {%- endif %}
 from pydantic import ValidationError
-{%- if cookiecutter.auth == "jwt" %}
 
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyIssuer
+{%- endif %}
+{%- if cookiecutter.auth in ("jwt", "api_key") %}
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 {%- endif %}
 
@@ -30,13 +35,19 @@ from {{ cookiecutter.package_name }}.container import (
 {%- endif %}
     open_broker,
     open_migrator,
+{%- if cookiecutter.auth == "api_key" %}
+    open_storage,
+{%- endif %}
 )
 {%- else %}
-from {{ cookiecutter.package_name }}.container import build_container, {% if cookiecutter.api == "rest" %}check_configuration, {% endif %}open_migrator
+from {{ cookiecutter.package_name }}.container import build_container, {% if cookiecutter.api == "rest" %}check_configuration, {% endif %}open_migrator{% if cookiecutter.auth == "api_key" %}, open_storage{% endif %}
 {%- endif %}
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
-from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_settings
+from {{ cookiecutter.package_name }}.settings import ConfigurationError, {% if cookiecutter.auth == "api_key" %}Settings, {% endif %}get_settings
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.storage.port import ApiKeyStore, StoredApiKey
+{%- endif %}
 
 log = structlog.get_logger(__name__)
 {%- if cookiecutter.queue != "none" %}
@@ -145,6 +156,81 @@ async def _purge(_: argparse.Namespace) -> int:
 def purge_idempotency_keys(arguments: argparse.Namespace) -> int:
     """Delete idempotency keys past their retention (run it from a cron job)."""
     return asyncio.run(_purge(arguments))
+{%- if cookiecutter.auth == "api_key" %}
+
+
+def _days(text: str) -> int:
+    """A positive number of days, for ``--expires-in-days``."""
+    value = int(text)
+    if value < 1:
+        message = f"must be at least 1, not {value}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def _moment(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _key_record(key: StoredApiKey) -> dict[str, object]:
+    """What the commands show of a stored key: everything but its hash."""
+    return {
+        "id": key.id,
+        "client": key.client,
+        "scopes": list(key.scopes),
+        "created_at": _moment(key.created_at),
+        "expires_at": _moment(key.expires_at),
+        "revoked_at": _moment(key.revoked_at),
+        "last_used_at": _moment(key.last_used_at),
+    }
+
+
+def _write_line(record: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+async def _create_key(settings: Settings, keys: ApiKeyStore, arguments: argparse.Namespace) -> int:
+    days = arguments.expires_in_days
+    issuer = ApiKeyIssuer.from_settings(settings, keys)
+    issued = await issuer.issue(
+        arguments.client, arguments.scope, expires_in=None if days is None else timedelta(days=days)
+    )
+    # The only time the key is shown: it is not stored, and it never goes to the log.
+    _write_line({"key": issued.key, **_key_record(issued.stored)})
+    return 0
+
+
+async def _revoke_key(keys: ApiKeyStore, key_id: str) -> int:
+    revoked = await keys.revoke(key_id, datetime.now(UTC))
+    if revoked is None:
+        sys.stderr.write(f"no API key has the id {key_id!r}\n")
+        return 1
+    log.info("api_key_revoked", key_id=revoked.id, client=revoked.client)
+    _write_line(_key_record(revoked))
+    return 0
+
+
+async def _api_keys(arguments: argparse.Namespace) -> int:
+    settings = get_settings()
+    storage = open_storage(settings)
+    try:
+        match arguments.action:
+            case "create":
+                return await _create_key(settings, storage.api_keys, arguments)
+            case "revoke":
+                return await _revoke_key(storage.api_keys, arguments.key_id)
+            case _:
+                for key in await storage.api_keys.list_keys(arguments.client):
+                    _write_line(_key_record(key))
+                return 0
+    finally:
+        await storage.close()
+
+
+def api_keys(arguments: argparse.Namespace) -> int:
+    """Create, list or revoke the API keys callers authenticate with."""
+    return asyncio.run(_api_keys(arguments))
+{%- endif %}
 {%- if cookiecutter.auth == "jwt" %}
 
 # A token cannot be revoked before it expires, so none lives longer than a day.
@@ -323,6 +409,26 @@ def _parser() -> argparse.ArgumentParser:
         "--ttl-seconds", type=_ttl_seconds, help="lifetime (default: JWT_TOKEN_TTL_SECONDS)"
     )
     token_parser.set_defaults(handler=issue_token, prints_data=True)
+{%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+
+    keys_parser = commands.add_parser("api-keys", help="create, list or revoke API keys")
+    keys_parser.set_defaults(handler=api_keys, prints_data=True)
+    key_actions = keys_parser.add_subparsers(dest="action", required=True)
+    creating = key_actions.add_parser("create", help="create a key and print it (shown once)")
+    creating.add_argument("--client", required=True, help="who the key is for (its subject)")
+    creating.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[permission.value for permission in Permission],
+        help="a permission the key grants; repeat for several",
+    )
+    creating.add_argument("--expires-in-days", type=_days, help="default: never expires")
+    listing_keys = key_actions.add_parser("list", help="print keys as JSON lines, no secrets")
+    listing_keys.add_argument("--client", help="only this client's keys")
+    revoking = key_actions.add_parser("revoke", help="revoke a key at once")
+    revoking.add_argument("key_id", help="the key's id (the part after the prefix)")
 {%- endif %}
 {%- if cookiecutter.queue != "none" %}
 

@@ -5,11 +5,10 @@ import hashlib
 import hmac
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,7 +17,6 @@ import httpx
 {% endif -%}
 import jwt
 import pytest
-import structlog
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
@@ -40,7 +38,6 @@ from {{ cookiecutter.package_name }}.auth.principal import Permission
 {%- if cookiecutter.api == "grpc" %}
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 {%- endif %}
-from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 {%- if cookiecutter.api == "grpc" %}
 from tests.api.grpc.calls import new_order, server_settings

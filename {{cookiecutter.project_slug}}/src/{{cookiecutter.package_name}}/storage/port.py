@@ -8,7 +8,7 @@ a unique-key clash is ``AlreadyExistsError``), so callers never see a driver.
 from collections.abc import Mapping, Sequence
 {%- endif %}
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass{% if cookiecutter.auth == "api_key" %}, field{% endif %}
 from datetime import datetime{% if cookiecutter.queue != "none" %}, timedelta{% endif %}
 from typing import Any, Protocol
 from uuid import UUID
@@ -34,6 +34,22 @@ class StoredResult:
 
     fingerprint: str
     result: dict[str, Any]
+{%- if cookiecutter.auth == "api_key" %}
+
+
+@dataclass(frozen=True, slots=True)
+class StoredApiKey:
+    """An API key as stored: its public id and a keyed hash, never the key itself."""
+
+    id: str
+    client: str
+    scopes: tuple[str, ...]
+    key_hash: str = field(repr=False)
+    created_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+{%- endif %}
 {%- if cookiecutter.queue != "none" %}
 
 
@@ -198,6 +214,33 @@ class CustomerActivityReader(Protocol):
         ...
 {%- endif %}
 
+{%- if cookiecutter.auth == "api_key" %}
+
+
+class ApiKeyStore(Protocol):
+    """API keys by their public id; each write is a single statement, outside any unit of work."""
+
+    async def create(self, key: StoredApiKey) -> None:
+        """Store a new key; raise ``AlreadyExistsError`` if its id is taken."""
+        ...
+
+    async def find(self, key_id: str) -> StoredApiKey | None:
+        """The key with this id (revoked and expired ones included), or ``None``."""
+        ...
+
+    async def list_keys(self, client: str | None = None) -> list[StoredApiKey]:
+        """Every key, or the keys of ``client``, oldest first."""
+        ...
+
+    async def revoke(self, key_id: str, at: datetime) -> StoredApiKey | None:
+        """Mark the key revoked at ``at``, unless it already is; ``None`` for an unknown id."""
+        ...
+
+    async def touch(self, key_id: str, at: datetime, *, stale_before: datetime) -> bool:
+        """Set ``last_used_at`` to ``at`` unless it is already ``stale_before`` or later."""
+        ...
+{%- endif %}
+
 
 class UnitOfWork(Protocol):
     """One transaction: nothing is kept unless :meth:`commit` is awaited."""
@@ -251,6 +294,13 @@ class Storage(Protocol):
     @property
     def customer_activity(self) -> CustomerActivityReader:
         """The consumer's tally, outside any transaction."""
+        ...
+{%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+
+    @property
+    def api_keys(self) -> ApiKeyStore:
+        """The API keys callers authenticate with."""
         ...
 {%- endif %}
 

@@ -15,8 +15,8 @@ from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMi
 from {{ cookiecutter.package_name }}.storage.postgres.schema import metadata
 from {{ cookiecutter.package_name }}.storage.postgres.storage import async_url
 
-HEAD = "{% if cookiecutter.queue == "none" %}0001{% else %}0002{% endif %}"
-TABLES = {"orders", "idempotency_keys"{% if cookiecutter.queue != "none" %}, "outbox", "processed_events", "customer_activity"{% endif %}}
+HEAD = "{% if cookiecutter.auth == "api_key" %}0003{% elif cookiecutter.queue == "none" %}0001{% else %}0002{% endif %}"
+TABLES = {"orders", "idempotency_keys"{% if cookiecutter.queue != "none" %}, "outbox", "processed_events", "customer_activity"{% endif %}{% if cookiecutter.auth == "api_key" %}, "api_keys"{% endif %}}
 
 
 @pytest.fixture

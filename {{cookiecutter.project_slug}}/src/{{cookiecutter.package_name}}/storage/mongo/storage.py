@@ -25,6 +25,9 @@ from {{ cookiecutter.package_name }}.domain.errors import (
 )
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.storage.mongo.api_keys import MongoApiKeyStore
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.mongo.client import (
     Database,
     Document,
@@ -308,6 +311,9 @@ class MongoStorage:
         self._outbox = MongoOutboxRelayStore(self._database)
         self._customer_activity = MongoCustomerActivityReader(self._database)
 {%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+        self._api_keys = MongoApiKeyStore(self._database)
+{%- endif %}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -329,6 +335,13 @@ class MongoStorage:
     def customer_activity(self) -> MongoCustomerActivityReader:
         """The consumer's tally, outside any transaction."""
         return self._customer_activity
+{%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+
+    @property
+    def api_keys(self) -> MongoApiKeyStore:
+        """The API keys callers authenticate with."""
+        return self._api_keys
 {%- endif %}
 
     @asynccontextmanager

@@ -102,3 +102,20 @@ customer_activity = Table(
     Column("last_order_at", DateTime(timezone=True), nullable=False),
 )
 {%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+
+# API keys: the public lookup id (the primary key) and a keyed hash of the key, never the key.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("client", String(100), nullable=False),
+    Column("scopes", JSONB, nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index("ix_api_keys_client_created_at", "client", "created_at"),
+)
+{%- endif %}

@@ -34,6 +34,9 @@ from {{ cookiecutter.package_name }}.domain.errors import IdempotencyKeyInUseErr
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.storage.postgres.api_keys import PostgresApiKeyStore
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.storage.postgres.events import (
@@ -315,6 +318,9 @@ class PostgresStorage:
         self._outbox = PostgresOutboxRelayStore(engine)
         self._customer_activity = PostgresCustomerActivityReader(engine)
 {%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+        self._api_keys = PostgresApiKeyStore(engine)
+{%- endif %}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -336,6 +342,13 @@ class PostgresStorage:
     def customer_activity(self) -> PostgresCustomerActivityReader:
         """The consumer's tally, outside any transaction."""
         return self._customer_activity
+{%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+
+    @property
+    def api_keys(self) -> PostgresApiKeyStore:
+        """The API keys callers authenticate with."""
+        return self._api_keys
 {%- endif %}
 
     @asynccontextmanager
