@@ -45,6 +45,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "openapi.json",
             "src/{package}/api/rest",
             "tests/api/rest",
+            "tests/fixtures/rest.py",
         ),
         "grpc": (
             "buf.yaml",
@@ -53,6 +54,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "src/{package}/observability/probes.py",
             "src/{package}/orders",
             "tests/api/grpc",
+            "tests/fixtures/grpc.py",
         ),
     },
     "database": {

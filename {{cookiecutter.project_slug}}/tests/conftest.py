@@ -2,12 +2,11 @@
 
 The plugin of the chosen database provides ``database_server`` (how to make a
 database on the test server and reach it through a proxy), the plugin of the
-chosen broker, if any, ``broker_server``, and the plugin of the auth mode
-``auth_settings`` and ``grant`` (credentials that hold given permissions);
-every fixture and test below them is the same whichever database, broker and
-auth mode the service uses. The fixtures
-of the API (an app and its client, or a server and its channel) live beside
-that API's tests.
+chosen broker, if any, ``broker_server``, the plugin of the auth mode
+``auth_settings`` and ``grant`` (credentials that hold given permissions), and
+the plugin of the API the service under test (an app and its clients, or a
+server, a channel and a client); every fixture and test below them is the same
+whichever database, broker and auth mode the service uses.
 """
 
 import io
@@ -37,6 +36,7 @@ from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
 
 pytest_plugins = [
+    "tests.fixtures.{{ cookiecutter.api }}",
     "tests.fixtures.{{ cookiecutter.database }}",
 {%- if cookiecutter.queue != "none" %}
     "tests.fixtures.{{ cookiecutter.queue }}",
@@ -96,12 +96,13 @@ def service_log() -> Iterator[io.StringIO]:
     """What the service logs during the test, rendered as in production (JSON lines)."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    config = structlog.get_config()
     stream = io.StringIO()
     configure_logging("DEBUG", "json", stream)
     try:
         yield stream
     finally:
-        structlog.reset_defaults()
+        structlog.configure(**config)
         root.handlers[:] = handlers
         root.setLevel(level)
 @pytest.fixture

@@ -5,13 +5,12 @@ import contextlib
 import hmac
 import io
 import json
-import logging
 import os
 import re
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -21,18 +20,12 @@ import grpc
 import httpx
 {%- endif %}
 import pytest
-import structlog
-{%- if cookiecutter.api == "rest" %}
-from fastapi import FastAPI
-{%- else %}
+{%- if cookiecutter.api == "grpc" %}
 from grpc import aio
 {%- endif %}
 from pydantic import SecretStr
-{% if cookiecutter.api == "rest" %}
-from {{ cookiecutter.package_name }}.api.rest.app import create_app
-{%- else %}
-from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
-from {{ cookiecutter.package_name }}.api.grpc.server import RunningServer, running_server
+{%- if cookiecutter.api == "grpc" %}
+from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
 {%- endif %}
 from {{ cookiecutter.package_name }}.auth.api_keys import (
     BASE62,
@@ -49,14 +42,13 @@ from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.container import open_storage
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 {%- if cookiecutter.api == "grpc" %}
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 from {{ cookiecutter.package_name }}.storage.port import Storage
 {%- if cookiecutter.api == "grpc" %}
-from tests.api.grpc.calls import new_order, server_settings
+from tests.api.grpc.calls import new_order
 {%- endif %}
 from tests.support import access
 from tests.support.access import Grant
@@ -342,21 +334,6 @@ async def test_last_used_at_is_written_once_per_interval(
 {%- if cookiecutter.api == "rest" %}
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client that sends no credentials unless a request carries them."""
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 def an_order() -> dict[str, Any]:
     return {
         "customer_id": "api-keys",
@@ -365,8 +342,8 @@ def an_order() -> dict[str, Any]:
     }
 
 
-async def test_a_call_without_a_key_is_challenged(http: httpx.AsyncClient) -> None:
-    response = await http.get("/v1/orders")
+async def test_a_call_without_a_key_is_challenged(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get("/v1/orders")
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
@@ -374,11 +351,11 @@ async def test_a_call_without_a_key_is_challenged(http: httpx.AsyncClient) -> No
 
 
 async def test_a_call_with_a_bad_key_is_refused(
-    settings: Settings, http: httpx.AsyncClient
+    settings: Settings, anonymous: httpx.AsyncClient
 ) -> None:
     _, unknown = KeyFormat(settings.api_key_prefix).new_key()
     for key in (unknown, unknown[:-1], "not-a-key"):
-        response = await http.get("/v1/orders", headers={"X-API-Key": key})
+        response = await anonymous.get("/v1/orders", headers={"X-API-Key": key})
 
         assert response.status_code == 401
         assert response.json()["error"]["code"] == "invalid_credentials"
@@ -386,34 +363,22 @@ async def test_a_call_with_a_bad_key_is_refused(
 
 
 async def test_a_read_only_key_may_read_but_not_write(
-    http: httpx.AsyncClient, grant: Grant
+    anonymous: httpx.AsyncClient, grant: Grant
 ) -> None:
     headers = access.headers(await grant(Permission.ORDERS_READ))
 
-    assert (await http.get("/v1/orders", headers=headers)).status_code == 200
-    refused_write = await http.post("/v1/orders", json=an_order(), headers=headers)
+    assert (await anonymous.get("/v1/orders", headers=headers)).status_code == 200
+    refused_write = await anonymous.post("/v1/orders", json=an_order(), headers=headers)
 
     assert refused_write.status_code == 403
     assert refused_write.json()["error"]["code"] == "permission_denied"
     assert 'scope="orders:write"' in refused_write.headers["WWW-Authenticate"]
 
 
-async def use_the_api(http: httpx.AsyncClient, keys: list[str]) -> None:
+async def use_the_api(anonymous: httpx.AsyncClient, keys: list[str]) -> None:
     for key in keys:
-        await http.post("/v1/orders", json=an_order(), headers={"X-API-Key": key})
+        await anonymous.post("/v1/orders", json=an_order(), headers={"X-API-Key": key})
 {%- else %}
-
-
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    async with running_server(server_settings(settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def channel(server: RunningServer) -> AsyncIterator[aio.Channel]:
-    async with open_channel(f"127.0.0.1:{server.port}") as opened:
-        yield opened
 
 
 def client_with(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:
@@ -461,35 +426,19 @@ async def use_the_api(channel: aio.Channel, keys: list[str]) -> None:
 {%- endif %}
 
 
-@pytest.fixture
-def log_output() -> Iterator[io.StringIO]:
-    """Everything the service logs during the test, as JSON lines."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    config = structlog.get_config()
-    output = io.StringIO()
-    configure_logging("DEBUG", "json", output)
-    try:
-        yield output
-    finally:
-        structlog.configure(**config)
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-
 async def test_a_key_never_reaches_the_log(
     settings: Settings,
     storage: Storage,
     client_name: str,
-    log_output: io.StringIO,
-    {{ "http: httpx.AsyncClient" if cookiecutter.api == "rest" else "channel: aio.Channel" }},
+    service_log: io.StringIO,
+    {{ "anonymous: httpx.AsyncClient" if cookiecutter.api == "rest" else "channel: aio.Channel" }},
 ) -> None:
     issued = await ApiKeyIssuer.from_settings(settings, storage.api_keys).issue(client_name, [READ])
     forged = with_secret(issued.key, "0" * 32)
 
-    await use_the_api({{ "http" if cookiecutter.api == "rest" else "channel" }}, [issued.key, forged])
+    await use_the_api({{ "anonymous" if cookiecutter.api == "rest" else "channel" }}, [issued.key, forged])
 
-    logged = log_output.getvalue()
+    logged = service_log.getvalue()
     assert "api_key_created" in logged
     assert "authentication_failed" in logged
     assert "permission_denied" in logged

@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,11 +25,8 @@ from grpc import StatusCode, aio
 {%- endif %}
 from pydantic import SecretStr
 
-{% if cookiecutter.api == "rest" -%}
-from {{ cookiecutter.package_name }}.api.rest.app import create_app
-{% else -%}
-from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
-from {{ cookiecutter.package_name }}.api.grpc.server import running_server
+{% if cookiecutter.api == "grpc" -%}
+from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
 {% endif -%}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials, CredentialScheme
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
@@ -40,7 +37,7 @@ from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 {%- if cookiecutter.api == "grpc" %}
-from tests.api.grpc.calls import new_order, server_settings
+from tests.api.grpc.calls import new_order
 {%- endif %}
 from tests.support import access
 from tests.support.processes import environment_of, start_serving
@@ -156,6 +153,12 @@ def asymmetric(settings: Settings, algorithm: str, key: PrivateKeyTypes) -> Sett
 @pytest.fixture(scope="session")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The service logs every request here: no log line may hold a token either."""
+    return settings.model_copy(update={"log_requests": True})
 
 
 @pytest.fixture
@@ -560,30 +563,20 @@ ORDER = {
 }
 
 
-@pytest.fixture
-async def api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app in process, called with no credentials unless a request adds them."""
-    app = create_app(settings.model_copy(update={"log_requests": True}))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
-
-
 async def test_a_valid_token_may_write_and_read(
-    api: httpx.AsyncClient, token_settings: Settings
+    anonymous: httpx.AsyncClient, token_settings: Settings
 ) -> None:
     headers = access.headers(bearer(issue_token(token_settings, "alice", Permission)))
 
-    created = await api.post(ORDERS, json=ORDER, headers=headers)
-    read = await api.get(created.headers["location"], headers=headers)
+    created = await anonymous.post(ORDERS, json=ORDER, headers=headers)
+    read = await anonymous.get(created.headers["location"], headers=headers)
 
     assert created.status_code == 201, created.text
     assert read.status_code == 200
 
 
-async def test_no_token_is_a_401_with_a_bearer_challenge(api: httpx.AsyncClient) -> None:
-    response = await api.get(ORDERS)
+async def test_no_token_is_a_401_with_a_bearer_challenge(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.get(ORDERS)
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
@@ -592,9 +585,9 @@ async def test_no_token_is_a_401_with_a_bearer_challenge(api: httpx.AsyncClient)
 
 @pytest.mark.parametrize("make", INVALID_TOKENS.values(), ids=INVALID_TOKENS.keys())
 async def test_an_invalid_token_is_a_401_invalid_token(
-    api: httpx.AsyncClient, token_settings: Settings, make: Token
+    anonymous: httpx.AsyncClient, token_settings: Settings, make: Token
 ) -> None:
-    response = await api.get(ORDERS, headers=access.headers(bearer(make(token_settings))))
+    response = await anonymous.get(ORDERS, headers=access.headers(bearer(make(token_settings))))
 
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}", error="invalid_token"'
@@ -606,21 +599,21 @@ async def test_an_invalid_token_is_a_401_invalid_token(
 
 
 async def test_another_authorization_scheme_is_a_401_invalid_token(
-    api: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
 ) -> None:
-    response = await api.get(ORDERS, headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
+    response = await anonymous.get(ORDERS, headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
 
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["www-authenticate"]
 
 
 async def test_a_read_only_token_may_read_but_not_write(
-    api: httpx.AsyncClient, grant: access.Grant
+    anonymous: httpx.AsyncClient, grant: access.Grant
 ) -> None:
     headers = access.headers(await grant(Permission.ORDERS_READ))
 
-    listed = await api.get(ORDERS, headers=headers)
-    created = await api.post(ORDERS, json=ORDER, headers=headers)
+    listed = await anonymous.get(ORDERS, headers=headers)
+    created = await anonymous.post(ORDERS, json=ORDER, headers=headers)
 
     assert listed.status_code == 200
     assert created.status_code == 403
@@ -631,14 +624,14 @@ async def test_a_read_only_token_may_read_but_not_write(
 
 
 async def test_tokens_never_reach_the_logs(
-    api: httpx.AsyncClient, token_settings: Settings, grant: access.Grant, service_log: io.StringIO
+    anonymous: httpx.AsyncClient, token_settings: Settings, grant: access.Grant, service_log: io.StringIO
 ) -> None:
     tampered = with_payload(signed(token_settings), sub="root")
     read_only = await grant(Permission.ORDERS_READ)
     assert read_only is not None
 
-    refused = await api.get(ORDERS, headers=access.headers(bearer(tampered)))
-    denied = await api.post(ORDERS, json=ORDER, headers=access.headers(read_only))
+    refused = await anonymous.get(ORDERS, headers=access.headers(bearer(tampered)))
+    denied = await anonymous.post(ORDERS, json=ORDER, headers=access.headers(read_only))
 
     assert (refused.status_code, denied.status_code) == (401, 403)
     logged = service_log.getvalue()
@@ -648,17 +641,6 @@ async def test_tokens_never_reach_the_logs(
         for part in token.split("."):
             assert part not in logged
 {%- else %}
-
-
-@pytest.fixture
-async def channel(settings: Settings) -> AsyncIterator[aio.Channel]:
-    """A channel to the service, started on a free port for this test."""
-    served = server_settings(settings, log_requests=True)
-    async with (
-        running_server(served) as running,
-        open_channel(f"127.0.0.1:{running.port}") as opened,
-    ):
-        yield opened
 
 
 def caller(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:

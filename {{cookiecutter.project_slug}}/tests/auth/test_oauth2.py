@@ -20,18 +20,13 @@ import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
-{%- if cookiecutter.api == "rest" %}
-from fastapi import FastAPI
-{%- else %}
+{%- if cookiecutter.api == "grpc" %}
 from grpc import aio
 {%- endif %}
 from pydantic import ValidationError
 
 {% if cookiecutter.api == "grpc" -%}
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
-from {{ cookiecutter.package_name }}.api.grpc.server import RunningServer, running_server
-{% else -%}
-from {{ cookiecutter.package_name }}.api.rest.app import create_app
 {% endif -%}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials, CredentialScheme
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
@@ -42,7 +37,7 @@ from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.api == "grpc" %}
-from tests.api.grpc.calls import new_order, server_settings
+from tests.api.grpc.calls import new_order
 {%- endif %}
 from tests.support import access
 from tests.support.issuer import LocalIssuer, SigningKey
@@ -237,21 +232,6 @@ def test_serving_without_an_issuer_fails_at_start_naming_the_setting(
 {%- if cookiecutter.api == "rest" %}
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """A client that sends no credentials unless a call adds them."""
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
-
-
 ORDER = {
     "customer_id": "oauth2",
     "currency": "EUR",
@@ -261,9 +241,9 @@ ORDER = {
 
 @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
 async def test_the_api_answers_401_with_a_challenge_to_forged_tokens(
-    http: httpx.AsyncClient, issuer: LocalIssuer, forge: Forgery
+    anonymous: httpx.AsyncClient, issuer: LocalIssuer, forge: Forgery
 ) -> None:
-    response = await http.get("/v1/orders", headers=access.headers(bearer(forge(issuer))))
+    response = await anonymous.get("/v1/orders", headers=access.headers(bearer(forge(issuer))))
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_credentials"
@@ -272,21 +252,21 @@ async def test_the_api_answers_401_with_a_challenge_to_forged_tokens(
 
 
 async def test_the_api_answers_401_without_error_to_a_call_without_a_token(
-    http: httpx.AsyncClient,
+    anonymous: httpx.AsyncClient,
 ) -> None:
-    response = await http.get("/v1/orders")
+    response = await anonymous.get("/v1/orders")
 
     assert response.status_code == 401
     assert "error=" not in response.headers["WWW-Authenticate"]
 
 
 async def test_a_read_only_token_reads_but_may_not_write(
-    http: httpx.AsyncClient, issuer: LocalIssuer
+    anonymous: httpx.AsyncClient, issuer: LocalIssuer
 ) -> None:
     headers = access.headers(bearer(issuer.access_token("reader", "orders:read")))
 
-    assert (await http.get("/v1/orders", headers=headers)).status_code == 200
-    response = await http.post("/v1/orders", json=ORDER, headers=headers)
+    assert (await anonymous.get("/v1/orders", headers=headers)).status_code == 200
+    response = await anonymous.post("/v1/orders", json=ORDER, headers=headers)
 
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "permission_denied"
@@ -295,11 +275,11 @@ async def test_a_read_only_token_reads_but_may_not_write(
 
 
 async def test_a_token_with_the_write_scope_places_an_order(
-    http: httpx.AsyncClient, issuer: LocalIssuer
+    anonymous: httpx.AsyncClient, issuer: LocalIssuer
 ) -> None:
     token = issuer.access_token("writer", "orders:write", key=issuer.key("ES256"))
 
-    response = await http.post("/v1/orders", json=ORDER, headers=access.headers(bearer(token)))
+    response = await anonymous.post("/v1/orders", json=ORDER, headers=access.headers(bearer(token)))
 
     assert response.status_code == 201
 
@@ -349,18 +329,6 @@ def test_tokens_never_reach_the_logs(database_settings: Settings, issuer: LocalI
         for part in token.split("."):
             assert len(part) < 16 or part.encode() not in output
 {%- else %}
-
-
-@pytest.fixture
-async def server(settings: Settings) -> AsyncIterator[RunningServer]:
-    async with running_server(server_settings(settings)) as running:
-        yield running
-
-
-@pytest.fixture
-async def channel(server: RunningServer) -> AsyncIterator[aio.Channel]:
-    async with open_channel(f"127.0.0.1:{server.port}") as opened:
-        yield opened
 
 
 def client_with(channel: aio.Channel, token: str | None) -> OrdersClient:
