@@ -19,15 +19,16 @@ import pytest
 import structlog
 
 {%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.container import open_broker, open_migrator
+from {{ cookiecutter.package_name }}.container import open_broker, open_migrator, open_storage
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 {%- else %}
-from {{ cookiecutter.package_name }}.container import open_migrator
+from {{ cookiecutter.package_name }}.container import open_migrator, open_storage
 {%- endif %}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.port import Storage
 from tests.support.access import Grant
 {%- if cookiecutter.queue != "none" %}
 from tests.support.broker import BrokerServer, with_quick_retries
@@ -105,6 +106,16 @@ def service_log() -> Iterator[io.StringIO]:
         structlog.configure(**config)
         root.handlers[:] = handlers
         root.setLevel(level)
+@pytest.fixture
+async def storage(settings: Settings) -> AsyncIterator[Storage]:
+    """The storage adapter on the run's database, closed after the test."""
+    opened = open_storage(settings)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
 @pytest.fixture
 async def credentials(grant: Grant) -> Credentials | None:
     """Credentials that may do everything, as the API tests' callers send them."""

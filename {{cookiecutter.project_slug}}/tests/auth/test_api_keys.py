@@ -10,7 +10,6 @@ import re
 import secrets
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -67,15 +66,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture
-async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    opened = open_storage(settings)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 @pytest.fixture

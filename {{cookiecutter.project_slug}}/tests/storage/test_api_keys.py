@@ -1,6 +1,5 @@
 """The API key store's promises, checked against the real database of this service."""
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,15 +21,6 @@ from {{ cookiecutter.package_name }}.storage.port import Storage, StoredApiKey
 # Whole seconds: every database keeps at least millisecond precision.
 NOW = datetime.now(UTC).replace(microsecond=0)
 PREVIOUS_REVISION = "{{ '0001' if cookiecutter.queue == 'none' else '0002' }}"
-
-
-@pytest.fixture
-async def storage(settings: Settings) -> AsyncIterator[Storage]:
-    opened = open_storage(settings)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def a_key(client: str | None = None, **changes: Any) -> StoredApiKey:

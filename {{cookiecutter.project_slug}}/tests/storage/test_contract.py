@@ -1,28 +1,16 @@
 """The storage port's promises, checked against the real database of this service."""
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
 
-from {{ cookiecutter.package_name }}.container import open_storage
 from {{ cookiecutter.package_name }}.domain.errors import AlreadyExistsError, IdempotencyKeyInUseError
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderLine
-from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import Storage
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-async def storage(database_settings: Settings) -> AsyncIterator[Storage]:
-    opened = open_storage(database_settings)
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 def an_order() -> Order:
