@@ -4,6 +4,7 @@ The attacks on each kind of credential live in ``tests/auth``; here every mode
 must give the same answers through the same transport.
 """
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import uuid4
@@ -207,10 +208,10 @@ async def test_a_call_beyond_the_quota_is_429_with_retry_after(
 
 @pytest.fixture
 def redis_settings(settings: Settings) -> Settings:
-    """Settings that count in the shared Redis, under a key prefix of this test alone."""
+    """Settings that count in the test Redis, under a key prefix of this test alone."""
     return settings.model_copy(
         update={
-            "rate_limit_redis_url": "redis://127.0.0.1:6379/0",
+            "rate_limit_redis_url": os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
             "rate_limit_key_prefix": f"test-{uuid4().hex}",
             "rate_limit_per_caller": "3/minute",
             "rate_limit_per_ip": "3/minute",
