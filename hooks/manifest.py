@@ -17,13 +17,16 @@ from collections.abc import Mapping
 _EVENT_PATHS = (
     "asyncapi.json",
     "src/{package}/application/customer_activity.py",
-    "src/{package}/domain/events.py",
+    "src/{package}/commands/events.py",
     "src/{package}/messaging",
     "src/{package}/observability/probes.py",
+    "src/{package}/storage/events.py",
     "src/{package}/storage/mongo/events.py",
     "src/{package}/storage/mongo/migrations/v0002_events.py",
     "src/{package}/storage/postgres/events.py",
     "src/{package}/storage/postgres/migrations/versions/v0002_events.py",
+    "src/{package}/workers.py",
+    "tests/fixtures/events.py",
     "tests/messaging",
     "tests/storage/test_events.py",
     "tests/support/broker.py",
@@ -43,6 +46,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "api": {
         "rest": (
             "openapi.json",
+            "src/{package}/commands/rest.py",
             "src/{package}/api/rest",
             "tests/api/rest",
             "tests/fixtures/rest.py",
@@ -51,6 +55,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "buf.yaml",
             "proto",
             "src/{package}/api/grpc",
+            "src/{package}/commands/grpc.py",
             "src/{package}/observability/probes.py",
             "src/{package}/orders",
             "tests/api/grpc",
@@ -74,11 +79,12 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "kafka": _broker("kafka"),
         "nats": _broker("nats"),
         "redis": _broker("redis"),
-        "none": (),
+        "none": ("src/{package}/storage/no_outbox.py",),
     },
     "auth": {
         "jwt": (
             "src/{package}/auth/jwt.py",
+            "src/{package}/commands/tokens.py",
             "src/{package}/auth/tokens.py",
             "tests/auth/test_jwt.py",
             "tests/fixtures/jwt.py",
@@ -96,6 +102,8 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         ),
         "api_key": (
             "src/{package}/auth/api_keys.py",
+            "src/{package}/commands/api_keys.py",
+            "src/{package}/storage/api_keys.py",
             "src/{package}/storage/mongo/api_keys.py",
             "src/{package}/storage/mongo/migrations/v0003_api_keys.py",
             "src/{package}/storage/postgres/api_keys.py",

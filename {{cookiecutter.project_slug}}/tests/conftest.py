@@ -1,8 +1,8 @@
 """Shared fixtures, whichever API and database the service uses.
 
 The plugin of the chosen database provides ``database_server`` (how to make a
-database on the test server and reach it through a proxy), the plugin of the
-chosen broker, if any, ``broker_server``, the plugin of the auth mode
+database on the test server and reach it through a proxy), the plugins of the
+events, if the service has a broker, ``broker_server`` and its fixtures, the plugin of the auth mode
 ``auth_settings`` and ``grant`` (credentials that hold given permissions), and
 the plugin of the API the service under test (an app and its clients, or a
 server, a channel and a client); every fixture and test below them is the same
@@ -18,21 +18,13 @@ from uuid import uuid4
 import pytest
 import structlog
 
-{%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.container import open_broker, open_migrator, open_storage
-from {{ cookiecutter.package_name }}.messaging.port import Broker
-{%- else %}
-from {{ cookiecutter.package_name }}.container import open_migrator, open_storage
-{%- endif %}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
+from {{ cookiecutter.package_name }}.container import open_migrator, open_storage
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import Storage
 from tests.support.access import Grant
-{%- if cookiecutter.queue != "none" %}
-from tests.support.broker import BrokerServer, with_quick_retries
-{%- endif %}
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
 
@@ -40,6 +32,7 @@ pytest_plugins = [
     "tests.fixtures.{{ cookiecutter.api }}",
     "tests.fixtures.{{ cookiecutter.database }}",
 {%- if cookiecutter.queue != "none" %}
+    "tests.fixtures.events",
     "tests.fixtures.{{ cookiecutter.queue }}",
 {%- endif %}
     "tests.fixtures.{{ 'no_auth' if cookiecutter.auth == 'none' else cookiecutter.auth }}",
@@ -126,28 +119,3 @@ async def credentials(grant: Grant) -> Credentials | None:
 def customer_id() -> str:
     """A customer of this test alone, so listings are not disturbed by other tests."""
     return f"customer-{uuid4().hex[:12]}"
-{%- if cookiecutter.queue != "none" %}
-
-
-@pytest.fixture
-async def broker_settings(broker_server: BrokerServer, settings: Settings) -> AsyncIterator[Settings]:
-    """Settings for a broker namespace of this test alone, deleted after it."""
-    async with broker_server.isolated(with_quick_retries(settings)) as isolated:
-        yield isolated
-
-
-@pytest.fixture
-async def broker(broker_settings: Settings) -> AsyncIterator[Broker]:
-    """The chosen broker's adapter on this test's namespace."""
-    async with open_broker(broker_settings) as opened:
-        yield opened
-
-
-@pytest.fixture
-async def proxied_broker(
-    broker_server: BrokerServer, broker_settings: Settings
-) -> AsyncIterator[tuple[Settings, TcpProxy]]:
-    """Settings whose broker connections pass through a proxy the test controls."""
-    async with TcpProxy(*broker_server.address(broker_settings)) as proxy:
-        yield broker_server.through(broker_settings, proxy.port), proxy
-{%- endif %}

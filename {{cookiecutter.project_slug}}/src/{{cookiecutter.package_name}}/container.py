@@ -10,16 +10,38 @@ from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
 {%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.messaging.port import Broker, Topology
+from {{ cookiecutter.package_name }}.messaging.port import Broker, BrokerAdapter, Topology
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
-{%- if cookiecutter.database == "mongo" %}
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
+{%- endif %}
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.storage.events import EventStore
+{%- endif %}
+{%- if cookiecutter.database == "postgres" %}
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.storage.postgres.api_keys import PostgresApiKeyStore
+{%- endif %}
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.storage.postgres.events import PostgresEventStore, PostgresOutbox
+{%- else %}
+from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
+{%- endif %}
+from {{ cookiecutter.package_name }}.storage.postgres.storage import PostgresStorage
+{%- else %}
+{%- if cookiecutter.auth == "api_key" %}
+from {{ cookiecutter.package_name }}.storage.mongo.api_keys import MongoApiKeyStore
+{%- endif %}
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.storage.mongo.events import MongoEventStore, MongoOutbox
+{%- else %}
+from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
+{%- endif %}
 from {{ cookiecutter.package_name }}.storage.mongo.storage import MongoStorage
 {%- endif %}
-from {{ cookiecutter.package_name }}.storage.port import Migrator, Storage
-{%- if cookiecutter.database == "postgres" %}
-from {{ cookiecutter.package_name }}.storage.postgres.storage import PostgresStorage
-{%- endif %}
+from {{ cookiecutter.package_name }}.storage.port import Migrator
+{%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,35 +49,67 @@ class Container:
     """The long-lived objects one process shares between requests."""
 
     settings: Settings
-    storage: Storage
+    storage: {{ storage_class }}
     orders: OrderService
     guard: Guard
-
-
-def open_storage(settings: Settings) -> Storage:
-    """The storage adapter chosen for this service."""
-{%- if cookiecutter.database == "postgres" %}
-    return PostgresStorage.from_settings(settings)
-{%- elif cookiecutter.database == "mongo" %}
-    return MongoStorage.from_settings(settings)
+{%- if cookiecutter.queue != "none" %}
+    events: EventStore
 {%- endif %}
 
 
-def open_authenticator(settings: Settings, storage: Storage) -> Authenticator | None:
-    """The authentication mode chosen for this service{% if cookiecutter.auth == "none" %} (none: a gateway authenticates){% elif cookiecutter.auth != "api_key" %} (tokens need no storage){% endif %}."""
+def open_storage(settings: Settings) -> {{ storage_class }}:
+    """The storage adapter chosen for this service; nothing connects until first use."""
+{%- if cookiecutter.database == "postgres" %}
+    return PostgresStorage.from_settings(
+        settings, outbox={{ "NoOutbox" if cookiecutter.queue == "none" else "PostgresOutbox" }}
+    )
+{%- else %}
+    return MongoStorage.from_settings(
+        settings, outbox={{ "NoOutbox" if cookiecutter.queue == "none" else "MongoOutbox" }}
+    )
+{%- endif %}
+{%- if cookiecutter.queue != "none" %}
+
+
+def open_event_store(storage: {{ storage_class }}) -> EventStore:
+    """The outbox relay's and the consumer's tables, on the storage's own pool."""
+{%- if cookiecutter.database == "postgres" %}
+    return PostgresEventStore(storage.engine)
+{%- else %}
+    return MongoEventStore(storage.client)
+{%- endif %}
+{%- endif %}
+{%- if cookiecutter.auth == "api_key" %}
+
+
+def open_api_key_store(storage: {{ storage_class }}) -> ApiKeyStore:
+    """The API keys callers authenticate with, on the storage's own pool."""
+{%- if cookiecutter.database == "postgres" %}
+    return PostgresApiKeyStore(storage.engine)
+{%- else %}
+    return MongoApiKeyStore(storage.database)
+{%- endif %}
+{%- endif %}
+
+
+def open_authenticator(settings: Settings, storage: {{ storage_class }}) -> Authenticator | None:
+    """The authentication mode chosen for this service; ``None`` leaves it to a gateway."""
 {%- if cookiecutter.auth == "jwt" %}
     from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator
 
+    del storage  # tokens carry everything: no lookup
     return JwtAuthenticator.from_settings(settings)
 {%- elif cookiecutter.auth == "oauth2" %}
     from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
 
+    del storage  # tokens carry everything: no lookup
     return OAuth2Authenticator.from_settings(settings)
 {%- elif cookiecutter.auth == "api_key" %}
     from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyAuthenticator
 
-    return ApiKeyAuthenticator.from_settings(settings, storage.api_keys)
+    return ApiKeyAuthenticator.from_settings(settings, open_api_key_store(storage))
 {%- else %}
+    del settings, storage  # a gateway authenticates
     return None
 {%- endif %}
 
@@ -71,7 +125,7 @@ async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
     from {{ cookiecutter.package_name }}.storage.postgres.migrator import PostgresMigrator
 
     migrator = PostgresMigrator.from_settings(settings)
-{%- elif cookiecutter.database == "mongo" %}
+{%- else %}
     from {{ cookiecutter.package_name }}.storage.mongo.migrator import MongoMigrator
 
     migrator = MongoMigrator.from_settings(settings)
@@ -83,6 +137,13 @@ async def open_migrator(settings: Settings) -> AsyncIterator[Migrator]:
 {%- if cookiecutter.queue != "none" %}
 
 
+def broker_adapter() -> BrokerAdapter:
+    """The chosen broker's adapter module, imported on first use (the API never loads it)."""
+    from {{ cookiecutter.package_name }}.messaging import {{ cookiecutter.queue }} as adapter
+
+    return adapter
+
+
 @asynccontextmanager
 async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
     """The broker adapter chosen for this service, closed on exit.
@@ -90,23 +151,7 @@ async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
     Opening connects nothing: the adapter connects on first use and again after
     a failure, so a worker starts (and reports itself unready) while the broker is down.
     """
-{%- if cookiecutter.queue == "rabbitmq" %}
-    from {{ cookiecutter.package_name }}.messaging.rabbitmq import RabbitMQBroker
-
-    broker: Broker = RabbitMQBroker.from_settings(settings)
-{%- elif cookiecutter.queue == "kafka" %}
-    from {{ cookiecutter.package_name }}.messaging.kafka import KafkaBroker
-
-    broker: Broker = KafkaBroker.from_settings(settings)
-{%- elif cookiecutter.queue == "nats" %}
-    from {{ cookiecutter.package_name }}.messaging.nats import NatsBroker
-
-    broker: Broker = NatsBroker.from_settings(settings)
-{%- elif cookiecutter.queue == "redis" %}
-    from {{ cookiecutter.package_name }}.messaging.redis import RedisBroker
-
-    broker: Broker = RedisBroker.from_settings(settings)
-{%- endif %}
+    broker = broker_adapter().create_broker(settings)
     try:
         yield broker
     finally:
@@ -115,17 +160,7 @@ async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
 
 def broker_topology(namespace: str) -> Topology:
     """The names the chosen broker adapter declares for ``namespace``."""
-{%- if cookiecutter.queue == "rabbitmq" %}
-    from {{ cookiecutter.package_name }}.messaging.rabbitmq import topology
-{%- elif cookiecutter.queue == "kafka" %}
-    from {{ cookiecutter.package_name }}.messaging.kafka import topology
-{%- elif cookiecutter.queue == "nats" %}
-    from {{ cookiecutter.package_name }}.messaging.nats import topology
-{%- elif cookiecutter.queue == "redis" %}
-    from {{ cookiecutter.package_name }}.messaging.redis import topology
-{%- endif %}
-
-    return topology(namespace)
+    return broker_adapter().topology(namespace)
 {%- endif %}
 
 
@@ -148,7 +183,15 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
             orders = OrderService(
                 storage, idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds)
             )
-            yield Container(settings=settings, storage=storage, orders=orders, guard=guard)
+            yield Container(
+                settings=settings,
+                storage=storage,
+                orders=orders,
+                guard=guard,
+{%- if cookiecutter.queue != "none" %}
+                events=open_event_store(storage),
+{%- endif %}
+            )
         finally:
             await guard.close()
     finally:

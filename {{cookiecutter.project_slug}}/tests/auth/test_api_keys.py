@@ -39,13 +39,13 @@ from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 {%- endif %}
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.container import open_storage
+from {{ cookiecutter.package_name }}.container import open_api_key_store, open_storage
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 {%- if cookiecutter.api == "grpc" %}
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
-from {{ cookiecutter.package_name }}.storage.port import Storage
+from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
 {%- if cookiecutter.api == "grpc" %}
 from tests.api.grpc.calls import new_order
 {%- endif %}
@@ -69,13 +69,13 @@ class Clock:
 
 
 @pytest.fixture
-def issuer(settings: Settings, storage: Storage) -> ApiKeyIssuer:
-    return ApiKeyIssuer.from_settings(settings, storage.api_keys)
+def issuer(settings: Settings, api_keys: ApiKeyStore) -> ApiKeyIssuer:
+    return ApiKeyIssuer.from_settings(settings, api_keys)
 
 
 @pytest.fixture
-def authenticator(settings: Settings, storage: Storage) -> ApiKeyAuthenticator:
-    return ApiKeyAuthenticator.from_settings(settings, storage.api_keys)
+def authenticator(settings: Settings, api_keys: ApiKeyStore) -> ApiKeyAuthenticator:
+    return ApiKeyAuthenticator.from_settings(settings, api_keys)
 
 
 @pytest.fixture
@@ -84,11 +84,11 @@ def client_name() -> str:
 
 
 def authenticator_at(
-    settings: Settings, storage: Storage, clock: Clock, interval: float = 60.0
+    settings: Settings, api_keys: ApiKeyStore, clock: Clock, interval: float = 60.0
 ) -> ApiKeyAuthenticator:
     """An authenticator as another process would build it, on ``clock``."""
     return ApiKeyAuthenticator(
-        storage.api_keys,
+        api_keys,
         KeyFormat(settings.api_key_prefix),
         KeyHasher.from_settings(settings),
         last_used_interval=timedelta(seconds=interval),
@@ -159,7 +159,9 @@ async def test_a_typo_is_refused_before_any_database_round_trip(
     typo = key[:at] + next(c for c in BASE62 if c != key[at]) + key[at + 1 :]
     storage = open_storage(through_proxy)
     try:
-        authenticator = ApiKeyAuthenticator.from_settings(through_proxy, storage.api_keys)
+        authenticator = ApiKeyAuthenticator.from_settings(
+            through_proxy, open_api_key_store(storage)
+        )
         proxy.cut()
 
         assert await refused(authenticator, typo) == "API key checksum mismatch"
@@ -232,28 +234,28 @@ async def test_a_wrong_secret_with_a_known_id_and_a_valid_checksum_is_refused(
 
 
 async def test_a_revoked_key_is_refused(
-    issuer: ApiKeyIssuer, authenticator: ApiKeyAuthenticator, storage: Storage, client_name: str
+    issuer: ApiKeyIssuer, authenticator: ApiKeyAuthenticator, api_keys: ApiKeyStore, client_name: str
 ) -> None:
     issued = await issuer.issue(client_name, [READ])
     await authenticator.authenticate(issued.key)
 
-    await storage.api_keys.revoke(issued.stored.id, datetime.now(UTC))
+    await api_keys.revoke(issued.stored.id, datetime.now(UTC))
 
     assert await refused(authenticator, issued.key) == f"API key {issued.stored.id} is revoked"
 
 
 async def test_an_expired_key_is_refused(
-    settings: Settings, storage: Storage, client_name: str
+    settings: Settings, api_keys: ApiKeyStore, client_name: str
 ) -> None:
     clock = Clock()
     issuer = ApiKeyIssuer(
-        storage.api_keys,
+        api_keys,
         KeyFormat(settings.api_key_prefix),
         KeyHasher.from_settings(settings),
         clock,
     )
     issued = await issuer.issue(client_name, [READ], expires_in=timedelta(days=1))
-    authenticator = authenticator_at(settings, storage, clock)
+    authenticator = authenticator_at(settings, api_keys, clock)
     await authenticator.authenticate(issued.key)
 
     clock.now += timedelta(days=1)
@@ -262,29 +264,29 @@ async def test_an_expired_key_is_refused(
 
 
 async def test_a_new_hash_secret_invalidates_every_key(
-    settings: Settings, issuer: ApiKeyIssuer, storage: Storage, client_name: str
+    settings: Settings, issuer: ApiKeyIssuer, api_keys: ApiKeyStore, client_name: str
 ) -> None:
     issued = await issuer.issue(client_name, [READ])
     rotated = settings.model_copy(update={"api_key_hash_secret": SecretStr(secrets.token_hex(32))})
 
-    authenticator = ApiKeyAuthenticator.from_settings(rotated, storage.api_keys)
+    authenticator = ApiKeyAuthenticator.from_settings(rotated, api_keys)
 
     assert "does not match" in await refused(authenticator, issued.key)
 
 
 async def test_two_keys_of_one_client_both_work_until_one_is_revoked(
-    issuer: ApiKeyIssuer, authenticator: ApiKeyAuthenticator, storage: Storage, client_name: str
+    issuer: ApiKeyIssuer, authenticator: ApiKeyAuthenticator, api_keys: ApiKeyStore, client_name: str
 ) -> None:
     old = await issuer.issue(client_name, [READ, WRITE])
     new = await issuer.issue(client_name, [READ, WRITE])
     for key in (old, new):
         assert (await authenticator.authenticate(key.key)).subject == client_name
 
-    await storage.api_keys.revoke(old.stored.id, datetime.now(UTC))
+    await api_keys.revoke(old.stored.id, datetime.now(UTC))
 
     assert "revoked" in await refused(authenticator, old.key)
     assert (await authenticator.authenticate(new.key)).subject == client_name
-    listed = await storage.api_keys.list_keys(client_name)
+    listed = await api_keys.list_keys(client_name)
     assert {key.id: key.revoked_at is None for key in listed} == {
         old.stored.id: False,
         new.stored.id: True,
@@ -292,15 +294,15 @@ async def test_two_keys_of_one_client_both_work_until_one_is_revoked(
 
 
 async def test_last_used_at_is_written_once_per_interval(
-    settings: Settings, issuer: ApiKeyIssuer, storage: Storage, client_name: str
+    settings: Settings, issuer: ApiKeyIssuer, api_keys: ApiKeyStore, client_name: str
 ) -> None:
     issued = await issuer.issue(client_name, [READ])
     clock = Clock()
     first_use = clock.now
-    authenticator = authenticator_at(settings, storage, clock, interval=60)
+    authenticator = authenticator_at(settings, api_keys, clock, interval=60)
 
     async def last_used() -> datetime | None:
-        stored = await storage.api_keys.find(issued.stored.id)
+        stored = await api_keys.find(issued.stored.id)
         assert stored is not None
         return stored.last_used_at
 
@@ -309,7 +311,7 @@ async def test_last_used_at_is_written_once_per_interval(
 
     clock.now += timedelta(seconds=30)
     await authenticator.authenticate(issued.key)  # remembered in process: no write
-    another_process = authenticator_at(settings, storage, clock)
+    another_process = authenticator_at(settings, api_keys, clock)
     await another_process.authenticate(issued.key)  # the store refuses the write
     assert await last_used() == first_use
 
@@ -418,12 +420,12 @@ async def use_the_api(channel: aio.Channel, keys: list[str]) -> None:
 
 async def test_a_key_never_reaches_the_log(
     settings: Settings,
-    storage: Storage,
+    api_keys: ApiKeyStore,
     client_name: str,
     service_log: io.StringIO,
     {{ "anonymous: httpx.AsyncClient" if cookiecutter.api == "rest" else "channel: aio.Channel" }},
 ) -> None:
-    issued = await ApiKeyIssuer.from_settings(settings, storage.api_keys).issue(client_name, [READ])
+    issued = await ApiKeyIssuer.from_settings(settings, api_keys).issue(client_name, [READ])
     forged = with_secret(issued.key, "0" * 32)
 
     await use_the_api({{ "anonymous" if cookiecutter.api == "rest" else "channel" }}, [issued.key, forged])

@@ -34,16 +34,16 @@ class EventPath:
 
     def relay(self, owner: str | None = None) -> OutboxRelay:
         """A relay of the outbox to the broker."""
-        return OutboxRelay(self.container.storage.outbox, self.broker, self.settings, owner=owner)
+        return OutboxRelay(self.container.events.outbox, self.broker, self.settings, owner=owner)
 
     def consumer(self) -> EventConsumer:
         """The consumer that keeps the customer tally."""
-        projector = CustomerActivityProjector(self.container.storage)
+        projector = CustomerActivityProjector(self.container.events)
         return EventConsumer(self.broker, projector, self.settings)
 
     async def orders_placed(self, customer_id: str) -> int:
         """The consumer's tally for ``customer_id``."""
-        activity = await self.container.storage.customer_activity.get(customer_id)
+        activity = await self.container.events.customer_activity.get(customer_id)
         return 0 if activity is None else activity.orders_placed
 
 

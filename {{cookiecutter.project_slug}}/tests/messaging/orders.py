@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderLine
 from {{ cookiecutter.package_name }}.messaging.cloudevents import from_message
-from {{ cookiecutter.package_name }}.storage.port import PendingEvent
+from {{ cookiecutter.package_name }}.storage.events import PendingEvent
 from tests.messaging.receiving import Receiver
 
 TRACE = {

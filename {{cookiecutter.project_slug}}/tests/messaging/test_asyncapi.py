@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from {{ cookiecutter.package_name }}.container import broker_topology
+from {{ cookiecutter.package_name }}.container import broker_adapter, broker_topology
 from {{ cookiecutter.package_name }}.domain.events import OrderEventType
 from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 from {{ cookiecutter.package_name }}.messaging.cloudevents import event_type
@@ -23,14 +23,14 @@ def _resolve(document: dict[str, Any], reference: str) -> Any:
 def test_asyncapi_document_matches_the_code() -> None:
     committed = json.loads(DOCUMENT.read_text(encoding="utf-8"))
 
-    assert committed == documented(), (
+    assert committed == documented(broker_adapter()), (
         "asyncapi.json is out of date: run"
         " `uv run {{ cookiecutter.project_slug }} asyncapi`"
     )
 
 
 def test_every_event_type_is_a_message_of_the_events_channel() -> None:
-    document = documented()
+    document = documented(broker_adapter())
     channel = document["channels"]["orderEvents"]
     names = {_resolve(document, ref["$ref"])["name"] for ref in channel["messages"].values()}
 
@@ -40,7 +40,7 @@ def test_every_event_type_is_a_message_of_the_events_channel() -> None:
 
 
 def test_every_reference_resolves() -> None:
-    document = documented()
+    document = documented(broker_adapter())
 
     def references(node: Any) -> list[str]:
         if isinstance(node, dict):

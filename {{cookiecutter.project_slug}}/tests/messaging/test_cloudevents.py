@@ -11,7 +11,7 @@ from {{ cookiecutter.package_name }}.messaging.cloudevents import (
     to_message,
 )
 from {{ cookiecutter.package_name }}.messaging.port import Message
-from {{ cookiecutter.package_name }}.storage.port import PendingEvent
+from {{ cookiecutter.package_name }}.storage.events import PendingEvent
 from tests.messaging.orders import TRACE, order_created, pending
 
 def _pending() -> PendingEvent:

@@ -11,6 +11,7 @@ from {{ cookiecutter.package_name }}.application.customer_activity import (
     CONSUMER,
     CustomerActivityProjector,
 )
+from {{ cookiecutter.package_name }}.container import broker_adapter
 from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -80,18 +81,18 @@ def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> No
     result = _command(broker_settings, "asyncapi", "--output", "-")
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == documented()
+    assert json.loads(result.stdout) == documented(broker_adapter())
 
 
 async def test_purge_forgets_only_event_ids_past_the_retention(
     event_path: EventPath, customer_id: str
 ) -> None:
-    projector = CustomerActivityProjector(event_path.container.storage)
+    projector = CustomerActivityProjector(event_path.container.events)
     handled = [order_created(customer_id)]
     for event in handled:
         assert await projector.handle(event)
     stale = uuid4()
-    async with event_path.container.storage.unit_of_work() as uow:
+    async with event_path.container.events.unit_of_work() as uow:
         await uow.inbox.record(CONSUMER, stale, datetime.now(UTC) - timedelta(hours=200))
         await uow.commit()
 

@@ -17,7 +17,7 @@ import httpx
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
 {%- endif %}
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
-from {{ cookiecutter.package_name }}.container import open_storage
+from {{ cookiecutter.package_name }}.container import open_event_store, open_storage
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.api == "grpc" %}
 from tests.api.grpc.calls import new_order
@@ -134,7 +134,7 @@ async def orders_placed(settings: Settings, customer_id: str) -> int:
     """The consumer's tally for ``customer_id``, read from the database."""
     storage = open_storage(settings)
     try:
-        activity = await storage.customer_activity.get(customer_id)
+        activity = await open_event_store(storage).customer_activity.get(customer_id)
     finally:
         await storage.close()
     return 0 if activity is None else activity.orders_placed

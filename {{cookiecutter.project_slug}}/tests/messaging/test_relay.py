@@ -78,7 +78,7 @@ async def test_the_relay_publishes_each_orders_events_in_order_then_forgets_them
         (OrderEventType.DELETED, 3),
     ]
     assert by_order[second.id] == [(OrderEventType.CREATED, 1)]
-    backlog = await event_path.container.storage.outbox.backlog(datetime.now(UTC))
+    backlog = await event_path.container.events.outbox.backlog(datetime.now(UTC))
     assert backlog.pending == 0
     assert _published(OrderEventType.CREATED) - created_before == 2
 
@@ -95,7 +95,7 @@ async def test_two_relays_publish_every_event_exactly_once(
         relays = [
             event_path.relay(owner="relay-a"),
             OutboxRelay(
-                event_path.container.storage.outbox,
+                event_path.container.events.outbox,
                 second_broker,
                 event_path.settings,
                 owner="relay-b",
@@ -122,7 +122,7 @@ async def test_a_relay_that_dies_mid_round_loses_nothing_and_the_duplicate_is_ab
     orders = event_path.container.orders
     for _ in range(3):
         await orders.create(new_order(customer_id))
-    store = event_path.container.storage.outbox
+    store = event_path.container.events.outbox
     # A relay claims and publishes, then dies before it can forget the rows.
     lease = timedelta(seconds=1)
     claimed = await store.claim("crashed", limit=10, lease=lease, now=datetime.now(UTC))
@@ -149,13 +149,13 @@ async def test_a_broker_outage_keeps_the_events_until_the_broker_is_back(
         TcpProxy(*broker_server.address(settings)) as proxy,
         open_broker(broker_server.through(settings, proxy.port)) as cut_off,
     ):
-        relay = OutboxRelay(event_path.container.storage.outbox, cut_off, settings)
+        relay = OutboxRelay(event_path.container.events.outbox, cut_off, settings)
         proxy.cut()
         for _ in range(5):
             await orders.create(new_order(customer_id))
         with pytest.raises(ServiceUnavailableError):
             await relay.relay_once()
-        backlog = await event_path.container.storage.outbox.backlog(datetime.now(UTC))
+        backlog = await event_path.container.events.outbox.backlog(datetime.now(UTC))
         assert backlog.pending == 5
         assert (REGISTRY.get_sample_value("outbox_publish_failures_total") or 0.0) > failures_before
 

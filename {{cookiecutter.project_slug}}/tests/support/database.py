@@ -25,3 +25,11 @@ class DatabaseServer(Protocol):
     def through(self, settings: Settings, port: int) -> Settings:
         """``settings`` reaching the same database via 127.0.0.1:``port``, failing fast."""
         ...
+
+    async def stored_record(self, settings: Settings, table: str, key: str) -> str | None:
+        """Everything the database holds under primary key ``key`` in ``table``, as text."""
+        ...
+
+    def revision_before(self, revision: str) -> str:
+        """The migration that ``revision`` follows (``base`` for the first)."""
+        ...

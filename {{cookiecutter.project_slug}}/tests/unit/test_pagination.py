@@ -5,7 +5,8 @@ from uuid import uuid4
 
 import pytest
 
-from {{ cookiecutter.package_name }}.application.pagination import Cursor, OffsetPage
+from {{ cookiecutter.package_name }}.application.pagination import OffsetPage
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import MalformedRequestError
 
 

@@ -5,12 +5,11 @@ effect: the event id is recorded in the same transaction as the tally, so a
 redelivered or duplicated event finds its id taken and changes nothing.
 """
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from {{ cookiecutter.package_name }}.application.orders import utc_now
+from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
-from {{ cookiecutter.package_name }}.storage.port import Storage
+from {{ cookiecutter.package_name }}.storage.events import EventStore
 
 CONSUMER = "customer-activity"
 
@@ -18,13 +17,13 @@ CONSUMER = "customer-activity"
 class CustomerActivityProjector:
     """Counts the orders each customer places, from order events."""
 
-    def __init__(self, storage: Storage, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self._storage = storage
+    def __init__(self, events: EventStore, *, clock: Clock = utc_now) -> None:
+        self._events = events
         self._clock = clock
 
     async def handle(self, event: OrderEvent) -> bool:
         """Apply ``event``; ``False`` when it had been handled already."""
-        async with self._storage.unit_of_work() as uow:
+        async with self._events.unit_of_work() as uow:
             if not await uow.inbox.record(CONSUMER, event.id, self._clock()):
                 return False
             if event.type is OrderEventType.CREATED:
@@ -41,7 +40,7 @@ class CustomerActivityProjector:
         redelivery, a relay's lease, a replay of old dead letters): a duplicate
         that comes after its record is gone has its effect twice.
         """
-        async with self._storage.unit_of_work() as uow:
+        async with self._events.unit_of_work() as uow:
             purged = await uow.inbox.purge_before(self._clock() - retention)
             await uow.commit()
         return purged

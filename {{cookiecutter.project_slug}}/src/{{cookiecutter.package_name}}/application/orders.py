@@ -1,39 +1,29 @@
-"""The orders use cases, written once for every transport and database.
-{%- if cookiecutter.queue != "none" %}
+"""The orders use cases, written once for every transport, database and broker.
 
 Every change writes its event to the outbox in the same unit of work, so an
-event is published if and only if the change was committed.
-{%- endif %}
+event is published if and only if the change was committed (a service without
+a broker has an outbox that keeps nothing).
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
-from {{ cookiecutter.package_name }}.application.pagination import Cursor, CursorPage, OffsetPage
+from {{ cookiecutter.package_name }}.application.pagination import CursorPage, OffsetPage
 from {{ cookiecutter.package_name }}.domain.errors import (
     ConcurrentModificationError,
     IdempotencyKeyReusedError,
     NotFoundError,
     StaleVersionError,
 )
-{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
-{%- endif %}
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges
-{%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.observability.tracing import trace_headers
-{%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Storage
 
 CREATE_OPERATION = "orders.create"
 _UPDATE_ATTEMPTS = 5
-
-
-def utc_now() -> datetime:
-    """The service clock."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +54,7 @@ class OrderService:
         storage: Storage,
         *,
         idempotency_ttl: timedelta,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._storage = storage
         self._idempotency_ttl = idempotency_ttl
@@ -90,9 +80,7 @@ class OrderService:
                     expires_at=now + self._idempotency_ttl,
                 )
             await uow.orders.add(order)
-{%- if cookiecutter.queue != "none" %}
-            await uow.outbox.add(OrderEvent.created(order), trace_headers())
-{%- endif %}
+            await uow.outbox.add(OrderEvent.created(order))
             await uow.commit()
         return Created(order, replayed=False)
 
@@ -151,9 +139,7 @@ class OrderService:
                 return current
             async with self._storage.unit_of_work() as uow:
                 if await uow.orders.replace(updated, expected_version=current.version):
-{%- if cookiecutter.queue != "none" %}
-                    await uow.outbox.add(OrderEvent.updated(updated), trace_headers())
-{%- endif %}
+                    await uow.outbox.add(OrderEvent.updated(updated))
                     await uow.commit()
                     return updated
         raise ConcurrentModificationError
@@ -164,9 +150,7 @@ class OrderService:
             current = await self._current(order_id, if_versions)
             async with self._storage.unit_of_work() as uow:
                 if await uow.orders.delete(order_id, expected_version=current.version):
-{%- if cookiecutter.queue != "none" %}
-                    await uow.outbox.add(OrderEvent.deleted(current, self._clock()), trace_headers())
-{%- endif %}
+                    await uow.outbox.add(OrderEvent.deleted(current, self._clock()))
                     await uow.commit()
                     return
         raise ConcurrentModificationError

@@ -32,7 +32,7 @@ from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.principal import Permission, Principal
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
-from {{ cookiecutter.package_name }}.storage.port import ApiKeyStore, StoredApiKey
+from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore, StoredApiKey
 
 log = structlog.get_logger(__name__)
 

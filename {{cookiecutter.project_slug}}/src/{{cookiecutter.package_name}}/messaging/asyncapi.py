@@ -7,7 +7,6 @@ by the ``asyncapi`` command; a test fails when the file and the code disagree.
 
 from typing import Any
 
-from {{ cookiecutter.package_name }}.container import broker_topology
 from {{ cookiecutter.package_name }}.domain.events import OrderEventType
 from {{ cookiecutter.package_name }}.messaging.cloudevents import (
     CONTENT_TYPE,
@@ -15,19 +14,11 @@ from {{ cookiecutter.package_name }}.messaging.cloudevents import (
     VERSION_EXTENSION,
     event_type,
 )
+from {{ cookiecutter.package_name }}.messaging.port import BrokerAdapter
 from {{ cookiecutter.package_name }}.settings import Settings
 
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"
-{%- if cookiecutter.queue == "rabbitmq" %}
-SERVER = {"host": "localhost:5672", "protocol": "amqp"}
-{%- elif cookiecutter.queue == "kafka" %}
-SERVER = {"host": "localhost:9092", "protocol": "kafka"}
-{%- elif cookiecutter.queue == "nats" %}
-SERVER = {"host": "localhost:4222", "protocol": "nats"}
-{%- elif cookiecutter.queue == "redis" %}
-SERVER = {"host": "localhost:6379", "protocol": "redis"}
-{%- endif %}
 _REF = "#/components/schemas/{model}"
 _TRACE_HEADERS = {
     "type": "object",
@@ -76,14 +67,14 @@ def _schemas() -> dict[str, Any]:
     return dict(sorted(schemas.items()))
 
 
-def documented() -> dict[str, Any]:
+def documented(adapter: BrokerAdapter) -> dict[str, Any]:
     """The document for the default settings, whatever this environment overrides."""
-    return build_document(Settings.model_construct())
+    return build_document(Settings.model_construct(), adapter)
 
 
-def build_document(settings: Settings) -> dict[str, Any]:
-    """The AsyncAPI document for the namespace and source in ``settings``."""
-    topology = broker_topology(settings.events_namespace)
+def build_document(settings: Settings, adapter: BrokerAdapter) -> dict[str, Any]:
+    """The AsyncAPI document of ``adapter`` for the namespace and source in ``settings``."""
+    topology = adapter.topology(settings.events_namespace)
     names = {kind: _message_name(kind) for kind in OrderEventType}
     refs = [{"$ref": f"#/components/messages/{name}"} for name in names.values()]
     messages = {
@@ -109,7 +100,7 @@ def build_document(settings: Settings) -> dict[str, Any]:
             ),
         },
         "defaultContentType": CONTENT_TYPE,
-        "servers": {"local": SERVER},
+        "servers": {"local": adapter.asyncapi_server()},
         "channels": {
             "orderEvents": {"address": topology.events, "messages": channel_messages},
             "orderEventsDeadLetters": {

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
 from {{ cookiecutter.package_name }}.messaging.port import Message
-from {{ cookiecutter.package_name }}.storage.port import PendingEvent
+from {{ cookiecutter.package_name }}.storage.events import PendingEvent
 
 CONTENT_TYPE = "application/cloudevents+json"
 # Event types read "<TYPE_PREFIX>.order.created.v1": reverse-DNS-like, owned by this service.

@@ -67,6 +67,11 @@ type Records = Sequence[tuple[str, bytes, Headers]]
 type Send = Callable[[str, Records], Awaitable[None]]
 
 
+def asyncapi_server() -> dict[str, str]:
+    """Where and how the AsyncAPI document says this broker is reached."""
+    return {"host": "localhost:9092", "protocol": "kafka"}
+
+
 def topology(namespace: str) -> Topology:
     """The topic, consumer group and dead-letter topic of the events namespace."""
     return Topology(
@@ -546,3 +551,8 @@ class _DeadLetterReader:
             partition = TopicPartition(record.topic, record.partition)
             offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
         await self._consumer.commit(offsets)
+
+
+def create_broker(settings: Settings) -> KafkaBroker:
+    """The broker of this adapter; it connects on first use."""
+    return KafkaBroker.from_settings(settings)

@@ -58,6 +58,11 @@ _RESERVED_PREFIXES = ("Nats-", "Dead-Letter-")
 _FORBIDDEN_IN_TOKEN = frozenset(" \t\r\n*>")
 
 
+def asyncapi_server() -> dict[str, str]:
+    """Where and how the AsyncAPI document says this broker is reached."""
+    return {"host": "localhost:4222", "protocol": "nats"}
+
+
 def topology(namespace: str) -> Topology:
     """The subject prefixes and consumer of ``namespace``: what publishers and the AsyncAPI name."""
     return Topology(
@@ -595,3 +600,8 @@ class NatsDeliveries:
 async def _log_error(error: Exception) -> None:
     """Connection errors are reported where they surface; note them without a traceback."""
     log.warning("nats connection error", error=str(error) or type(error).__name__)
+
+
+def create_broker(settings: Settings) -> NatsBroker:
+    """The broker of this adapter; it connects on first use."""
+    return NatsBroker.from_settings(settings)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, Self
 
+from {{ cookiecutter.package_name }}.settings import Settings
+
 
 @dataclass(frozen=True, slots=True)
 class Message:
@@ -132,4 +134,20 @@ class Broker(Protocol):
 
     async def close(self) -> None:
         """Release every connection."""
+        ...
+
+
+class BrokerAdapter(Protocol):
+    """What each broker's adapter module offers, so the container imports one module."""
+
+    def create_broker(self, settings: Settings) -> Broker:
+        """The adapter's broker for ``settings``; it connects on first use."""
+        ...
+
+    def topology(self, namespace: str) -> Topology:
+        """The names the adapter declares for ``namespace``."""
+        ...
+
+    def asyncapi_server(self) -> dict[str, str]:
+        """The AsyncAPI server object of this broker (host and protocol)."""
         ...

@@ -71,6 +71,11 @@ _TRANSPORT_HEADERS = frozenset(
 _FAILURES = (AMQPError, ChannelInvalidStateError, ConnectionError, OSError, TimeoutError)
 
 
+def asyncapi_server() -> dict[str, str]:
+    """Where and how the AsyncAPI document says this broker is reached."""
+    return {"host": "localhost:5672", "protocol": "amqp"}
+
+
 def topology(namespace: str) -> Topology:
     """The exchange, queue and dead-letter queue names of ``namespace``."""
     return Topology(
@@ -468,3 +473,8 @@ class RabbitMQDelivery:
         # if the channel is gone the broker has returned the message already.
         with contextlib.suppress(*_FAILURES):
             await self._incoming.reject(requeue=True)
+
+
+def create_broker(settings: Settings) -> RabbitMQBroker:
+    """The broker of this adapter; it connects on first use."""
+    return RabbitMQBroker.from_settings(settings)

@@ -48,6 +48,11 @@ _HEADER = "header:"
 type _Fields = Mapping[bytes | str, bytes | str]
 
 
+def asyncapi_server() -> dict[str, str]:
+    """Where and how the AsyncAPI document says this broker is reached."""
+    return {"host": "localhost:6379", "protocol": "redis"}
+
+
 def topology(namespace: str) -> Topology:
     """The stream, its consumer group, and the dead-letter stream of ``namespace``."""
     events = f"{namespace}:orders"
@@ -459,3 +464,8 @@ def _stream_id(entry_id: str) -> tuple[int, int]:
 
 def _milliseconds(seconds: float) -> int:
     return int(seconds * 1000)
+
+
+def create_broker(settings: Settings) -> RedisBroker:
+    """The broker of this adapter; it connects on first use."""
+    return RedisBroker.from_settings(settings)

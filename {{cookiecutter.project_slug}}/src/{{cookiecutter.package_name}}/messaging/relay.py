@@ -10,13 +10,12 @@ down the rows simply wait, and the relay backs off.
 import asyncio
 import os
 import socket
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from uuid import uuid4
 
 import structlog
 
-from {{ cookiecutter.package_name }}.application.orders import utc_now
+from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
@@ -28,7 +27,7 @@ from {{ cookiecutter.package_name }}.observability.metrics import (
     OUTBOX_PUBLISHED,
 )
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.storage.port import OutboxRelayStore
+from {{ cookiecutter.package_name }}.storage.events import OutboxRelayStore
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +50,7 @@ class OutboxRelay:
         settings: Settings,
         *,
         owner: str | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Clock = utc_now,
     ) -> None:
         self._store = store
         self._broker = broker

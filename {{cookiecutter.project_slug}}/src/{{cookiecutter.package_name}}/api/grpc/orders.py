@@ -10,7 +10,7 @@ from typing import override
 from {{ cookiecutter.package_name }}.api.grpc import messages
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import Context, metadata_value
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey, OrderService
-from {{ cookiecutter.package_name }}.application.pagination import Cursor
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2, orders_pb2_grpc
 

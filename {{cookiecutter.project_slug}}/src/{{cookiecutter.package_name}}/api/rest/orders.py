@@ -21,11 +21,8 @@ from {{ cookiecutter.package_name }}.api.rest.schemas import (
 from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.application.pagination import (
-    DEFAULT_PAGE_SIZE,
-    MAX_PAGE_SIZE,
-    Cursor,
-)
+from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, OrderChanges, OrderStatus
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter

@@ -10,7 +10,7 @@ from datetime import datetime
 from pymongo import ASCENDING
 
 from {{ cookiecutter.package_name }}.storage.mongo.client import Database, Document, translated_errors
-from {{ cookiecutter.package_name }}.storage.port import StoredApiKey
+from {{ cookiecutter.package_name }}.storage.api_keys import StoredApiKey
 
 API_KEYS = "api_keys"
 

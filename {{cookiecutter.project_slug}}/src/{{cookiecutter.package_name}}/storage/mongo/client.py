@@ -4,14 +4,16 @@ Every module of this adapter runs its driver calls inside :func:`translated_erro
 so no PyMongo exception reaches the use cases.
 """
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, WriteConcern
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
+from pymongo.read_concern import ReadConcern
 
 from {{ cookiecutter.package_name }}.domain.errors import (
     AlreadyExistsError,
@@ -74,3 +76,19 @@ def translated_errors() -> Iterator[None]:
         if error.timeout:
             raise ServiceUnavailableError("database") from error
         raise
+
+
+@asynccontextmanager
+async def transaction(client: AsyncMongoClient[Document]) -> AsyncIterator[AsyncClientSession]:
+    """A session in a snapshot transaction with majority writes; aborted unless committed."""
+    with translated_errors():
+        async with client.start_session() as session:
+            await session.start_transaction(
+                read_concern=ReadConcern("snapshot"),
+                write_concern=WriteConcern("majority"),
+            )
+            try:
+                yield session
+            finally:
+                if session.in_transaction:
+                    await session.abort_transaction()

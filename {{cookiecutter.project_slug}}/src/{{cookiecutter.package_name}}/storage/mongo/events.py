@@ -6,17 +6,20 @@ documents by leasing them: a conditional update per document, which only one
 relay can win, and no transaction held while it publishes.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from uuid import UUID
 
 from bson import ObjectId
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
-from {{ cookiecutter.package_name }}.storage.mongo.client import Database, Document, translated_errors
-from {{ cookiecutter.package_name }}.storage.port import CustomerActivity, OutboxBacklog, PendingEvent
+from {{ cookiecutter.package_name }}.observability.tracing import trace_headers
+from {{ cookiecutter.package_name }}.storage.events import CustomerActivity, OutboxBacklog, PendingEvent
+from {{ cookiecutter.package_name }}.storage.mongo.client import Database, Document, transaction, translated_errors
 
 OUTBOX = "outbox"
 PROCESSED_EVENTS = "processed_events"
@@ -50,12 +53,12 @@ def _pending(document: Document) -> PendingEvent:
 class MongoOutbox:
     """Event documents inside the unit of work's transaction."""
 
-    def __init__(self, outbox: AsyncCollection[Document], session: AsyncClientSession) -> None:
-        self._outbox = outbox
+    def __init__(self, database: Database, session: AsyncClientSession) -> None:
+        self._outbox = database[OUTBOX]
         self._session = session
 
-    async def add(self, event: OrderEvent, trace_context: Mapping[str, str]) -> None:
-        """Insert the event; the relay sees it once the transaction commits."""
+    async def add(self, event: OrderEvent) -> None:
+        """Insert the event, with the current trace; the relay sees it once committed."""
         document: Document = {
             "_id": event.id,
             "position": ObjectId(),
@@ -64,7 +67,7 @@ class MongoOutbox:
             "type": event.type.value,
             "occurred_at": event.occurred_at,
             "data": event.data,
-            "trace_context": dict(trace_context),
+            "trace_context": trace_headers(),
             "attempts": 0,
             "lease_owner": None,
             "lease_expires_at": None,
@@ -226,3 +229,33 @@ class MongoCustomerActivityReader:
             orders_placed=document["orders_placed"],
             last_order_at=document["last_order_at"],
         )
+
+
+class MongoConsumerUnitOfWork:
+    """One consumer transaction on one session."""
+
+    def __init__(self, database: Database, session: AsyncClientSession) -> None:
+        self._session = session
+        self.inbox = MongoInbox(database[PROCESSED_EVENTS], session)
+        self.customer_activity = MongoCustomerActivityWriter(database[CUSTOMER_ACTIVITY], session)
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        with translated_errors():
+            await self._session.commit_transaction()
+
+
+class MongoEventStore:
+    """The events port on the storage adapter's client (its pool is shared)."""
+
+    def __init__(self, client: AsyncMongoClient[Document]) -> None:
+        self._client = client
+        self._database: Database = client.get_default_database()
+        self.outbox = MongoOutboxRelayStore(self._database)
+        self.customer_activity = MongoCustomerActivityReader(self._database)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[MongoConsumerUnitOfWork]:
+        """A transaction; leaving without commit aborts it."""
+        async with transaction(self._client) as session:
+            yield MongoConsumerUnitOfWork(self._database, session)

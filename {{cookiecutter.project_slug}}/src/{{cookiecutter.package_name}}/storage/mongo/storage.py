@@ -6,18 +6,17 @@ concern. Driver errors never leave this module: they become the service's own
 errors.
 """
 
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
 
-from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument, WriteConcern
+from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.read_concern import ReadConcern
 
-from {{ cookiecutter.package_name }}.application.pagination import Cursor
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import (
     AlreadyExistsError,
     ConcurrentModificationError,
@@ -25,31 +24,20 @@ from {{ cookiecutter.package_name }}.domain.errors import (
 )
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
-{%- if cookiecutter.auth == "api_key" %}
-from {{ cookiecutter.package_name }}.storage.mongo.api_keys import MongoApiKeyStore
-{%- endif %}
 from {{ cookiecutter.package_name }}.storage.mongo.client import (
     Database,
     Document,
     create_client,
+    transaction,
     translated_errors,
 )
-{%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.storage.mongo.events import (
-    CUSTOMER_ACTIVITY,
-    OUTBOX,
-    PROCESSED_EVENTS,
-    MongoCustomerActivityReader,
-    MongoCustomerActivityWriter,
-    MongoInbox,
-    MongoOutbox,
-    MongoOutboxRelayStore,
-)
-{%- endif %}
-from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
+from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Outbox, StoredResult
 
 ORDERS = "orders"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+
+# How a unit of work gets its outbox: the broker's collection, or none without a broker.
+OutboxFactory = Callable[[Database, AsyncClientSession], Outbox]
 
 _NEWEST_FIRST = [("created_at", DESCENDING), ("_id", DESCENDING)]
 
@@ -257,42 +245,11 @@ class MongoIdempotencyStore:
 class MongoUnitOfWork:
     """One multi-document transaction on one session."""
 
-    def __init__(self, database: Database, session: AsyncClientSession) -> None:
+    def __init__(self, database: Database, session: AsyncClientSession, outbox: OutboxFactory) -> None:
         self._session = session
-        self._orders = MongoOrderWriter(database[ORDERS], session)
-        self._idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_KEYS], session)
-{%- if cookiecutter.queue != "none" %}
-        self._outbox = MongoOutbox(database[OUTBOX], session)
-        self._inbox = MongoInbox(database[PROCESSED_EVENTS], session)
-        self._customer_activity = MongoCustomerActivityWriter(database[CUSTOMER_ACTIVITY], session)
-{%- endif %}
-
-    @property
-    def orders(self) -> MongoOrderWriter:
-        """Order writes in this transaction."""
-        return self._orders
-
-    @property
-    def idempotency(self) -> MongoIdempotencyStore:
-        """Idempotency keys in this transaction."""
-        return self._idempotency
-{%- if cookiecutter.queue != "none" %}
-
-    @property
-    def outbox(self) -> MongoOutbox:
-        """Events to publish if this transaction commits."""
-        return self._outbox
-
-    @property
-    def inbox(self) -> MongoInbox:
-        """Events handled in this transaction."""
-        return self._inbox
-
-    @property
-    def customer_activity(self) -> MongoCustomerActivityWriter:
-        """The consumer's tally, in this transaction."""
-        return self._customer_activity
-{%- endif %}
+        self.orders = MongoOrderWriter(database[ORDERS], session)
+        self.idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_KEYS], session)
+        self.outbox = outbox(database, session)
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -301,69 +258,34 @@ class MongoUnitOfWork:
 
 
 class MongoStorage:
-    """The storage port on a pooled async client."""
+    """The storage port on a pooled async client.
 
-    def __init__(self, client: AsyncMongoClient[Document]) -> None:
-        self._client = client
-        self._database: Database = client.get_default_database()
-        self._orders = MongoOrderReader(self._database[ORDERS])
-{%- if cookiecutter.queue != "none" %}
-        self._outbox = MongoOutboxRelayStore(self._database)
-        self._customer_activity = MongoCustomerActivityReader(self._database)
-{%- endif %}
-{%- if cookiecutter.auth == "api_key" %}
-        self._api_keys = MongoApiKeyStore(self._database)
-{%- endif %}
+    ``client`` and ``database`` are public for the other adapters of this
+    database (events, API keys), which share its pool.
+    """
+
+    def __init__(self, client: AsyncMongoClient[Document], *, outbox: OutboxFactory) -> None:
+        self.client = client
+        self.database: Database = client.get_default_database()
+        self.orders = MongoOrderReader(self.database[ORDERS])
+        self._outbox = outbox
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
+    def from_settings(cls, settings: Settings, *, outbox: OutboxFactory) -> Self:
         """Build the client; connections open lazily, on first use."""
-        return cls(create_client(settings))
-
-    @property
-    def orders(self) -> MongoOrderReader:
-        """Reads outside any transaction."""
-        return self._orders
-{%- if cookiecutter.queue != "none" %}
-
-    @property
-    def outbox(self) -> MongoOutboxRelayStore:
-        """The relay's claims on the outbox."""
-        return self._outbox
-
-    @property
-    def customer_activity(self) -> MongoCustomerActivityReader:
-        """The consumer's tally, outside any transaction."""
-        return self._customer_activity
-{%- endif %}
-{%- if cookiecutter.auth == "api_key" %}
-
-    @property
-    def api_keys(self) -> MongoApiKeyStore:
-        """The API keys callers authenticate with."""
-        return self._api_keys
-{%- endif %}
+        return cls(create_client(settings), outbox=outbox)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[MongoUnitOfWork]:
         """A transaction; leaving without commit aborts it."""
-        with translated_errors():
-            async with self._client.start_session() as session:
-                await session.start_transaction(
-                    read_concern=ReadConcern("snapshot"),
-                    write_concern=WriteConcern("majority"),
-                )
-                try:
-                    yield MongoUnitOfWork(self._database, session)
-                finally:
-                    if session.in_transaction:
-                        await session.abort_transaction()
+        async with transaction(self.client) as session:
+            yield MongoUnitOfWork(self.database, session, self._outbox)
 
     async def ping(self) -> None:
         """Round-trip a trivial command."""
         with translated_errors():
-            await self._database.command("ping")
+            await self.database.command("ping")
 
     async def close(self) -> None:
         """Close every pooled connection."""
-        await self._client.close()
+        await self.client.close()

@@ -6,13 +6,41 @@ Keys are read on every authenticated call, by primary key; writes are rare
 
 from datetime import datetime
 
-from sqlalchemy import Executable, func, insert, or_, select, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Executable,
+    Index,
+    String,
+    Table,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from {{ cookiecutter.package_name }}.storage.port import StoredApiKey
+from {{ cookiecutter.package_name }}.storage.api_keys import StoredApiKey
 from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
-from {{ cookiecutter.package_name }}.storage.postgres.schema import api_keys
+from {{ cookiecutter.package_name }}.storage.postgres.schema import metadata
+
+# API keys: the public lookup id (the primary key) and a keyed hash of the key, never the key.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("client", String(100), nullable=False),
+    Column("scopes", JSONB, nullable=False),
+    Column("key_hash", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+    Index("ix_api_keys_client_created_at", "client", "created_at"),
+)
 
 
 def _key_from_row(row: RowMapping) -> StoredApiKey:

@@ -6,24 +6,80 @@ by leasing them in one statement (``FOR UPDATE SKIP LOCKED`` keeps concurrent
 relays off each other's rows) and holds no transaction while it publishes.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, exists, func, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Table,
+    Uuid,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
-from {{ cookiecutter.package_name }}.storage.port import CustomerActivity, OutboxBacklog, PendingEvent
-from {{ cookiecutter.package_name }}.storage.postgres.schema import (
-    customer_activity,
-    outbox,
-    processed_events,
-)
+from {{ cookiecutter.package_name }}.observability.tracing import trace_headers
+from {{ cookiecutter.package_name }}.storage.events import CustomerActivity, OutboxBacklog, PendingEvent
 from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
+from {{ cookiecutter.package_name }}.storage.postgres.schema import metadata
+
+# Events waiting for the relay, written in the transaction of the change they describe.
+# ``position`` is the commit-independent write order; a relay claims a row by leasing it.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("position", BigInteger, Identity(always=True), nullable=False),
+    Column("aggregate_id", Uuid, nullable=False),
+    Column("aggregate_version", Integer, nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("trace_context", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Index("ix_outbox_position", "position"),
+    Index(
+        "ix_outbox_aggregate_id_aggregate_version", "aggregate_id", "aggregate_version", unique=True
+    ),
+)
+
+# The inbox: events each consumer has handled, kept for the redelivery window and beyond.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("consumer", String(100), primary_key=True),
+    Column("event_id", Uuid, primary_key=True),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_processed_events_processed_at", "processed_at"),
+)
+
+# The example consumer's effect: orders placed per customer.
+customer_activity = Table(
+    "customer_activity",
+    metadata,
+    Column("customer_id", String(64), primary_key=True),
+    Column("orders_placed", Integer, nullable=False),
+    Column("last_order_at", DateTime(timezone=True), nullable=False),
+)
 
 
 def _pending(row: RowMapping) -> PendingEvent:
@@ -44,8 +100,8 @@ class PostgresOutbox:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def add(self, event: OrderEvent, trace_context: Mapping[str, str]) -> None:
-        """Insert the event row; the relay sees it once the transaction commits."""
+    async def add(self, event: OrderEvent) -> None:
+        """Insert the event row, with the current trace; the relay sees it once committed."""
         values: dict[str, Any] = {
             "id": event.id,
             "aggregate_id": event.order_id,
@@ -53,7 +109,7 @@ class PostgresOutbox:
             "type": event.type.value,
             "occurred_at": event.occurred_at,
             "data": event.data,
-            "trace_context": dict(trace_context),
+            "trace_context": trace_headers(),
             "attempts": 0,
         }
         with translated_errors():
@@ -188,3 +244,33 @@ class PostgresCustomerActivityReader:
             orders_placed=row["orders_placed"],
             last_order_at=row["last_order_at"],
         )
+
+
+class PostgresConsumerUnitOfWork:
+    """One consumer transaction on one pooled connection."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self.inbox = PostgresInbox(connection)
+        self.customer_activity = PostgresCustomerActivityWriter(connection)
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        with translated_errors():
+            await self._connection.commit()
+
+
+class PostgresEventStore:
+    """The events port on the storage adapter's engine (its pool is shared)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.outbox = PostgresOutboxRelayStore(engine)
+        self.customer_activity = PostgresCustomerActivityReader(engine)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[PostgresConsumerUnitOfWork]:
+        """A transaction; leaving without commit rolls back."""
+        with translated_errors():
+            async with self._engine.connect() as connection:
+                yield PostgresConsumerUnitOfWork(connection)

@@ -1,13 +1,17 @@
-"""Tables, as SQLAlchemy Core metadata; the migrations must produce exactly this."""
+"""Tables, as SQLAlchemy Core metadata; the migrations must produce exactly this.
+
+The orders' tables live here; an adapter that brings tables of its own (events,
+API keys) declares them on the same ``metadata`` in its module.
+"""
+
+import importlib
+import pkgutil
 
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
     DateTime,
-{%- if cookiecutter.queue != "none" %}
-    Identity,
-{%- endif %}
     Index,
     Integer,
     MetaData,
@@ -59,63 +63,15 @@ idempotency_keys = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
-{%- if cookiecutter.queue != "none" %}
 
-# Events waiting for the relay, written in the transaction of the change they describe.
-# ``position`` is the commit-independent write order; a relay claims a row by leasing it.
-outbox = Table(
-    "outbox",
-    metadata,
-    Column("id", Uuid, primary_key=True),
-    Column("position", BigInteger, Identity(always=True), nullable=False),
-    Column("aggregate_id", Uuid, nullable=False),
-    Column("aggregate_version", Integer, nullable=False),
-    Column("type", String(64), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
-    Column("data", JSONB, nullable=False),
-    Column("trace_context", JSONB, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("lease_owner", String(64)),
-    Column("lease_expires_at", DateTime(timezone=True)),
-    Index("ix_outbox_position", "position"),
-    Index(
-        "ix_outbox_aggregate_id_aggregate_version", "aggregate_id", "aggregate_version", unique=True
-    ),
-)
 
-# The inbox: events each consumer has handled, kept for the redelivery window and beyond.
-processed_events = Table(
-    "processed_events",
-    metadata,
-    Column("consumer", String(100), primary_key=True),
-    Column("event_id", Uuid, primary_key=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
-    Index("ix_processed_events_processed_at", "processed_at"),
-)
+def complete_metadata() -> MetaData:
+    """``metadata`` with the tables of every adapter of this database, for Alembic.
 
-# The example consumer's effect: orders placed per customer.
-customer_activity = Table(
-    "customer_activity",
-    metadata,
-    Column("customer_id", String(64), primary_key=True),
-    Column("orders_placed", Integer, nullable=False),
-    Column("last_order_at", DateTime(timezone=True), nullable=False),
-)
-{%- endif %}
-{%- if cookiecutter.auth == "api_key" %}
-
-# API keys: the public lookup id (the primary key) and a keyed hash of the key, never the key.
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("id", String(32), primary_key=True),
-    Column("client", String(100), nullable=False),
-    Column("scopes", JSONB, nullable=False),
-    Column("key_hash", String(64), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True)),
-    Column("revoked_at", DateTime(timezone=True)),
-    Column("last_used_at", DateTime(timezone=True)),
-    Index("ix_api_keys_client_created_at", "client", "created_at"),
-)
-{%- endif %}
+    Importing each module of the package registers the tables it declares, so
+    autogenerate never mistakes a table of an unimported adapter for one to drop.
+    """
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{module.name}")
+    return metadata

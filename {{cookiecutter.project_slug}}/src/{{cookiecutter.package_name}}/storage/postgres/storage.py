@@ -5,7 +5,7 @@ in one transaction per unit of work. Driver errors never leave this module:
 they become the service's own errors.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Self, cast
@@ -29,25 +29,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from {{ cookiecutter.package_name }}.application.pagination import Cursor
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import IdempotencyKeyInUseError
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.storage.port import OrderFilter, StoredResult
-{%- if cookiecutter.auth == "api_key" %}
-from {{ cookiecutter.package_name }}.storage.postgres.api_keys import PostgresApiKeyStore
-{%- endif %}
+from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Outbox, StoredResult
 from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
-{%- if cookiecutter.queue != "none" %}
-from {{ cookiecutter.package_name }}.storage.postgres.events import (
-    PostgresCustomerActivityReader,
-    PostgresCustomerActivityWriter,
-    PostgresInbox,
-    PostgresOutbox,
-    PostgresOutboxRelayStore,
-)
-{%- endif %}
 from {{ cookiecutter.package_name }}.storage.postgres.schema import idempotency_keys, orders
+
+# How a unit of work gets its outbox: the broker's table, or none without a broker.
+OutboxFactory = Callable[[AsyncConnection], Outbox]
 
 def async_url(settings: Settings) -> str:
     """The SQLAlchemy URL for asyncpg, from a plain ``postgresql://`` DSN."""
@@ -265,42 +256,11 @@ class PostgresIdempotencyStore:
 class PostgresUnitOfWork:
     """One transaction on one pooled connection."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, outbox: OutboxFactory) -> None:
         self._connection = connection
-        self._orders = PostgresOrderWriter(connection)
-        self._idempotency = PostgresIdempotencyStore(connection)
-{%- if cookiecutter.queue != "none" %}
-        self._outbox = PostgresOutbox(connection)
-        self._inbox = PostgresInbox(connection)
-        self._customer_activity = PostgresCustomerActivityWriter(connection)
-{%- endif %}
-
-    @property
-    def orders(self) -> PostgresOrderWriter:
-        """Order writes in this transaction."""
-        return self._orders
-
-    @property
-    def idempotency(self) -> PostgresIdempotencyStore:
-        """Idempotency keys in this transaction."""
-        return self._idempotency
-{%- if cookiecutter.queue != "none" %}
-
-    @property
-    def outbox(self) -> PostgresOutbox:
-        """Events to publish if this transaction commits."""
-        return self._outbox
-
-    @property
-    def inbox(self) -> PostgresInbox:
-        """Events handled in this transaction."""
-        return self._inbox
-
-    @property
-    def customer_activity(self) -> PostgresCustomerActivityWriter:
-        """The consumer's tally, in this transaction."""
-        return self._customer_activity
-{%- endif %}
+        self.orders = PostgresOrderWriter(connection)
+        self.idempotency = PostgresIdempotencyStore(connection)
+        self.outbox = outbox(connection)
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -309,61 +269,35 @@ class PostgresUnitOfWork:
 
 
 class PostgresStorage:
-    """The storage port on a pooled async engine."""
+    """The storage port on a pooled async engine.
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._orders = PostgresOrderReader(engine)
-{%- if cookiecutter.queue != "none" %}
-        self._outbox = PostgresOutboxRelayStore(engine)
-        self._customer_activity = PostgresCustomerActivityReader(engine)
-{%- endif %}
-{%- if cookiecutter.auth == "api_key" %}
-        self._api_keys = PostgresApiKeyStore(engine)
-{%- endif %}
+    ``engine`` is public for the other adapters of this database (events, API
+    keys), which share its pool.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, outbox: OutboxFactory) -> None:
+        self.engine = engine
+        self.orders = PostgresOrderReader(engine)
+        self._outbox = outbox
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
+    def from_settings(cls, settings: Settings, *, outbox: OutboxFactory) -> Self:
         """Build the engine; connections open lazily, on first use."""
-        return cls(create_engine(settings))
-
-    @property
-    def orders(self) -> PostgresOrderReader:
-        """Reads outside any transaction."""
-        return self._orders
-{%- if cookiecutter.queue != "none" %}
-
-    @property
-    def outbox(self) -> PostgresOutboxRelayStore:
-        """The relay's claims on the outbox."""
-        return self._outbox
-
-    @property
-    def customer_activity(self) -> PostgresCustomerActivityReader:
-        """The consumer's tally, outside any transaction."""
-        return self._customer_activity
-{%- endif %}
-{%- if cookiecutter.auth == "api_key" %}
-
-    @property
-    def api_keys(self) -> PostgresApiKeyStore:
-        """The API keys callers authenticate with."""
-        return self._api_keys
-{%- endif %}
+        return cls(create_engine(settings), outbox=outbox)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[PostgresUnitOfWork]:
         """A transaction; leaving without commit rolls back."""
         with translated_errors():
-            async with self._engine.connect() as connection:
-                yield PostgresUnitOfWork(connection)
+            async with self.engine.connect() as connection:
+                yield PostgresUnitOfWork(connection, self._outbox)
 
     async def ping(self) -> None:
         """Round-trip a trivial query."""
         with translated_errors():
-            async with self._engine.connect() as connection:
+            async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
 
     async def close(self) -> None:
         """Close every pooled connection."""
-        await self._engine.dispose()
+        await self.engine.dispose()

@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from {{ cookiecutter.package_name }}.storage.postgres.schema import metadata
+from {{ cookiecutter.package_name }}.storage.postgres.schema import complete_metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
@@ -12,7 +12,7 @@ if connection is None:
 
 context.configure(
     connection=connection,
-    target_metadata=metadata,
+    target_metadata=complete_metadata(),
     compare_type=True,
     compare_server_default=True,
 )

@@ -61,7 +61,7 @@ async def run_relay(settings: Settings) -> None:
     """Publish the outbox until told to stop."""
     stop = _stop_on_signals()
     async with build_container(settings) as container, open_broker(settings) as broker:
-        relay = OutboxRelay(container.storage.outbox, broker, settings)
+        relay = OutboxRelay(container.events.outbox, broker, settings)
         await _with_probes(settings, container.storage, broker, relay.run(stop), stop)
 
 
@@ -69,6 +69,6 @@ async def run_consumer(settings: Settings) -> None:
     """Consume order events until told to stop."""
     stop = _stop_on_signals()
     async with build_container(settings) as container, open_broker(settings) as broker:
-        projector = CustomerActivityProjector(container.storage)
+        projector = CustomerActivityProjector(container.events)
         consumer = EventConsumer(broker, projector, settings)
         await _with_probes(settings, container.storage, broker, consumer.run(stop), stop)

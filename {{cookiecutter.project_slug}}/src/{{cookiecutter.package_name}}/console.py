@@ -1,0 +1,33 @@
+"""What every command shares: argument types, data on stdout, and its subparsers."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+# Where a command module adds its commands (``register(commands)``).
+type Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # argparse's own type
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1, for options such as ``--limit``."""
+    value = int(text)
+    if value < 1:
+        message = f"must be at least 1, not {value}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
+def write_document(document: dict[str, Any], output: str) -> None:
+    """``document`` as indented JSON, to the file ``output`` or to stdout for ``-``."""
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def write_record(record: dict[str, Any]) -> None:
+    """One JSON line on stdout: what commands that list things print per item."""
+    sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -1,0 +1,47 @@
+"""Where a keyset page ends: the position the next page starts after.
+
+Both the storage port (which seeks past it) and the transports (which hand it
+to callers as an opaque token) use it, so it lives with the domain.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Self
+from uuid import UUID
+
+from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Position after the last item of a page, in (created_at, id) descending order."""
+
+    created_at: datetime
+    id: UUID
+
+    def encode(self) -> str:
+        """An opaque, URL-safe token."""
+        raw = json.dumps([self.created_at.isoformat(), str(self.id)], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+    @classmethod
+    def decode(cls, token: str, *, field: str = "cursor") -> Self:
+        """Parse a token made by :meth:`encode`; anything else is a malformed request."""
+        try:
+            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+            created_at, identifier = json.loads(raw)
+            cursor = cls(datetime.fromisoformat(created_at), UUID(identifier))
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
+            raise MalformedRequestError(
+                "The page cursor is not valid.",
+                FieldViolation(field, "Use the cursor returned by the previous page."),
+            ) from error
+        if cursor.created_at.tzinfo is None:
+            raise MalformedRequestError(
+                "The page cursor is not valid.",
+                FieldViolation(field, "Use the cursor returned by the previous page."),
+            )
+        return cursor
