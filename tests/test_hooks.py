@@ -15,19 +15,17 @@ from typing import Any
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
-from readme import questions_markdown, section
-from template_repo import (
+from harness.hook_modules import answer_rules, codegen_tools, manifest
+from harness.template import (
     HOOKS_DIR,
     README,
     REPO_ROOT,
-    answer_rules,
     choice_questions,
-    codegen_tools,
     cookiecutter_json,
-    manifest,
     questions,
     rendered_answers,
 )
+from regenerate.readme import questions_markdown, section
 
 RULES = answer_rules.RULES
 
@@ -330,11 +328,11 @@ def readme_text() -> str:
 
 def test_readme_shows_the_rules_table_verbatim() -> None:
     assert section(readme_text(), "answer-rules") == answer_rules.markdown(), (
-        "README.md's answer rules drifted: run `uv run python tests/readme.py`"
+        "README.md's answer rules drifted: run `uv run python tests/regenerate/readme.py`"
     )
 
 
 def test_readme_shows_the_questions_of_cookiecutter_json() -> None:
     assert section(readme_text(), "questions") == questions_markdown(), (
-        "README.md's questions drifted: run `uv run python tests/readme.py`"
+        "README.md's questions drifted: run `uv run python tests/regenerate/readme.py`"
     )

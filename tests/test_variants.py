@@ -6,42 +6,24 @@ is baked and tested here with no edit to this file.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from template_repo import (
-    REPO_ROOT,
-    Cookies,
-    choice_questions,
-    edge_variants,
-    manifest,
-    python_variants,
-    rendered_answers,
-    variant_id,
-    variants,
-)
+from harness.cookies import Cookies
+from harness.hook_modules import manifest
+from harness.project_env import project_environment, uv_path
+from harness.template import REPO_ROOT, choice_questions, rendered_answers
+from harness.variants import edge_variants, python_variants, variant_id, variants
 
 STEP_TIMEOUT_SECONDS = 20 * 60
 TAIL_LINES = 80
 # Unrendered Jinja: an expression, a statement or a comment. GitHub Actions'
 # ``${{ ... }}`` is meant to survive rendering (inside {% raw %}), so it is allowed.
 UNRENDERED = re.compile(rb"(?<!\$)\{\{|\{%|\{#")
-# Variables that belong to the harness's own environment, not to the baked project's.
-HARNESS_VARIABLES = {
-    "VIRTUAL_ENV",
-    "UV_PROJECT_ENVIRONMENT",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "UV_PYTHON",
-}
-HARNESS_PREFIXES = ("PYTEST_", "COV_CORE_")
 
 
 def describe(answers: Mapping[str, str]) -> str:
@@ -58,30 +40,10 @@ VARIANT_PARAMS = [
 
 
 def uv_executable() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
+    found = uv_path()
     if found is None:
         pytest.fail("uv is not on PATH: install it with `python3 -m pip install uv`", pytrace=False)
     return found
-
-
-def project_environment(python_version: str) -> dict[str, str]:
-    """The harness's environment minus its own virtualenv and pytest state."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in HARNESS_VARIABLES and not key.startswith(HARNESS_PREFIXES)
-    }
-    if sys.prefix != sys.base_prefix:  # drop the template's own .venv/bin from PATH
-        own_bin = str(Path(sys.prefix) / "bin")
-        env["PATH"] = os.pathsep.join(
-            entry for entry in env.get("PATH", "").split(os.pathsep) if entry != own_bin
-        )
-    env["UV_PYTHON"] = python_version
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    # Compile site-packages once at install: every step and the project's own server
-    # subprocesses then import from bytecode, even where PYTHONDONTWRITEBYTECODE is set.
-    env["UV_COMPILE_BYTECODE"] = "1"
-    return env
 
 
 def tail(output: str, lines: int = TAIL_LINES) -> str:
