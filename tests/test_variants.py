@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from harness.cookies import Cookies
-from harness.hook_modules import manifest
+from harness.hook_modules import answer_rules, manifest
+from harness.import_names import REGENERATE_COMMAND, installed_import_names, reservable
 from harness.project_env import project_environment, uv_path
 from harness.template import REPO_ROOT, choice_questions, rendered_answers
 from harness.variants import edge_variants, python_variants, variant_id, variants
@@ -112,6 +113,14 @@ def mypy_arguments(project: Path) -> list[str]:
     return [] if configured else ["src", "tests"]
 
 
+def unreserved_import_names(
+    project: Path, uv: str, env: Mapping[str, str], package: str
+) -> list[str]:
+    """Import names in the synced venv that the hook would still accept as package_name."""
+    installed = reservable(installed_import_names(project, uv, env), package)
+    return sorted(installed - answer_rules.RESERVED_PACKAGE_NAMES)
+
+
 # Fixtures (in conftest.py) that make the servers a choice needs reachable.
 SERVERS = {("database", "mongo"): "mongo", ("queue", "kafka"): "kafka"}
 
@@ -140,8 +149,14 @@ def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.Fixt
     python_version = answers["python_version"]
     env = project_environment(python_version)
     uv = uv_executable()
+    run_step("uv sync", [uv, "sync", "--python", python_version], project, env)
+    unreserved = unreserved_import_names(project, uv, env, answers["package_name"])
+    assert not unreserved, (
+        f"the venv holds import names a package_name may still take: {unreserved}; "
+        f"run `{REGENERATE_COMMAND}` to reserve them"
+    )
+
     steps: list[tuple[str, list[str]]] = [
-        ("uv sync", [uv, "sync", "--python", python_version]),
         ("ruff check", [uv, "run", "ruff", "check"]),
         ("ruff format --check", [uv, "run", "ruff", "format", "--check"]),
         ("mypy", [uv, "run", "mypy", *mypy_arguments(project)]),
