@@ -73,9 +73,9 @@ def _literals(node: nodes.Node) -> list[str] | None:
     if isinstance(node, nodes.Const):
         return [node.value] if isinstance(node.value, str) else None
     if isinstance(node, nodes.Tuple | nodes.List):
-        values = [_literals(item) for item in node.items]
-        if all(value is not None and len(value) == 1 for value in values):
-            return [value[0] for value in values if value is not None]
+        items = [item.value for item in node.items if isinstance(item, nodes.Const)]
+        if len(items) == len(node.items) and all(isinstance(item, str) for item in items):
+            return [str(item) for item in items]
     return None
 
 
