@@ -7,42 +7,33 @@ and the template's tests derive one rejected-answer case from every rule.
 
 from __future__ import annotations
 
+import json
 import keyword
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 Answers = Mapping[str, str]
 
 SUPPORTED_PYTHON = ("3.12", "3.13")
 
-# Names a generated package must not take: they would shadow a dependency or a
-# tool the generated project imports, or collide with its own folders.
-RESERVED_PACKAGE_NAMES = frozenset(
-    {
-        "alembic",
-        "asyncpg",
-        "bson",
-        "fastapi",
-        "httpx",
-        "gridfs",
-        "mypy",
-        "orjson",
-        "pydantic",
-        "pydantic_settings",
-        "pymongo",
-        "pytest",
-        "ruff",
-        "sqlalchemy",
-        "starlette",
-        "structlog",
-        "uvicorn",
-        "src",
-        "test",
-        "tests",
-    }
-)
+# Names a generated package must not take: it would shadow a module the generated
+# project imports (a dependency of some variant, its dev tools, or what they pull
+# in), or collide with the project's own folders. The import names are read from
+# the venvs of baked variants by tests/regenerate/reserved_names.py, never typed here.
+RESERVED_NAMES_FILE = Path(__file__).with_name("reserved_names.json")
+PROJECT_FOLDERS = frozenset({"src", "test", "tests"})
+
+
+def dependency_import_names() -> frozenset[str]:
+    """The top-level import names some variant of the generated project installs."""
+    data = json.loads(RESERVED_NAMES_FILE.read_text(encoding="utf-8"))
+    return frozenset(str(name) for name in data["import_names"])
+
+
+RESERVED_PACKAGE_NAMES = dependency_import_names() | PROJECT_FOLDERS
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9 .&'-]{0,79}")
 _SLUG = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
@@ -63,6 +54,11 @@ class Rule:
     def message(self, answers: Answers) -> str:
         value = answers.get(self.answer, "")
         return f"{self.answer}={value!r} is not accepted: {self.requirement}. {self.fix}"
+
+
+def is_package_identifier(name: str) -> bool:
+    """Whether ``name`` is shaped like a package_name answer (lowercase identifier)."""
+    return _PACKAGE.fullmatch(name) is not None
 
 
 def _package_is_free(answers: Answers) -> bool:
@@ -101,7 +97,7 @@ RULES: tuple[Rule, ...] = (
         answer="package_name",
         requirement="it must be a lowercase Python identifier (letters, digits, underscores)",
         fix="Answer like 'orders_service'.",
-        holds=lambda a: _PACKAGE.fullmatch(a["package_name"]) is not None,
+        holds=lambda a: is_package_identifier(a["package_name"]),
         rejected_example={"package_name": "orders-service"},
     ),
     Rule(

@@ -13,11 +13,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import kafka_server
-import mongo_server
 import pytest
-from background_server import STATE_DIR_VARIABLE
-from template_repo import ensure_pyenv_version
+from harness.pyenv import ensure_pyenv_version
+from servers import kafka as kafka_server
+from servers import mongo as mongo_server
+from servers.background import STATE_DIR_VARIABLE
 
 VARIANT_PROPERTY = "variant"
 

@@ -15,19 +15,19 @@ from typing import Any
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
-from readme import questions_markdown, section
-from template_repo import (
+from harness.hook_modules import answer_rules, codegen_tools, manifest
+from harness.import_names import REGENERATE_COMMAND
+from harness.template import (
     HOOKS_DIR,
     README,
     REPO_ROOT,
-    answer_rules,
     choice_questions,
-    codegen_tools,
     cookiecutter_json,
-    manifest,
     questions,
     rendered_answers,
 )
+from regenerate.readme import questions_markdown, section
+from regenerate.reserved_names import families
 
 RULES = answer_rules.RULES
 
@@ -126,6 +126,95 @@ def test_defaults_bake(tmp_path: Path) -> None:
         assert (project / relative).exists(), relative
     for relative in manifest.unselected_paths(answers):
         assert not (project / relative).exists(), relative
+
+
+# --- reserved package names ---------------------------------------------------------
+
+# One import name per variant family, and the tools every variant installs: a
+# package_name equal to any of them would shadow it inside the generated project.
+DEPENDENCY_IMPORT_NAMES = [
+    ("queue", "redis", "redis"),
+    ("queue", "rabbitmq", "aio_pika"),
+    ("queue", "rabbitmq", "aiormq"),
+    ("queue", "kafka", "aiokafka"),
+    ("queue", "nats", "nats"),
+    ("queue", "rabbitmq", "cloudevents"),
+    ("api", "grpc", "grpc"),
+    ("api", "grpc", "grpc_health"),
+    ("api", "grpc", "google"),
+    ("api", "rest", "fastapi"),
+    ("api", "rest", "uvicorn"),
+    ("database", "postgres", "sqlalchemy"),
+    ("database", "postgres", "asyncpg"),
+    ("database", "postgres", "alembic"),
+    ("database", "mongo", "pymongo"),
+    ("database", "mongo", "bson"),
+    ("database", "mongo", "gridfs"),
+    ("auth", "jwt", "jwt"),
+    ("auth", "oauth2", "jwt"),
+    ("auth", "api_key", "limits"),
+    ("auth", "none", "prometheus_client"),
+    ("auth", "none", "pydantic_settings"),
+    ("auth", "none", "pytest"),
+    ("auth", "none", "mypy"),
+    ("auth", "none", "ruff"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "choice", "name"),
+    DEPENDENCY_IMPORT_NAMES,
+    ids=[f"{question}={choice}:{name}" for question, choice, name in DEPENDENCY_IMPORT_NAMES],
+)
+def test_a_dependency_import_name_is_refused_as_package_name(
+    question: str, choice: str, name: str
+) -> None:
+    answers = rendered_answers({question: choice, "package_name": name})
+
+    refused = answer_rules.violations(answers)
+
+    assert [message.split("=")[0] for message in refused] == ["package_name"], (
+        f"package_name={name!r} is accepted with {question}={choice}: run `{REGENERATE_COMMAND}`"
+    )
+
+
+def test_every_derived_import_name_and_project_folder_is_refused() -> None:
+    names = answer_rules.dependency_import_names() | answer_rules.PROJECT_FOLDERS
+    defaults = rendered_answers()
+    accepted = [
+        name
+        for name in sorted(names)
+        if not answer_rules.violations(defaults | {"package_name": name})
+    ]
+
+    assert len(names) > len(DEPENDENCY_IMPORT_NAMES)
+    assert accepted == []
+
+
+def test_reserved_names_were_derived_from_the_variant_families_of_today() -> None:
+    committed = json.loads(answer_rules.RESERVED_NAMES_FILE.read_text(encoding="utf-8"))
+
+    assert committed["variants"] == families(), f"the choices changed: run `{REGENERATE_COMMAND}`"
+
+
+def test_the_variant_families_pick_every_choice_and_every_python() -> None:
+    picked = {(question, row[question]) for row in families() for question in choice_questions()}
+    pythons = {rendered_answers(row)["python_version"] for row in families()}
+
+    assert picked == {(q, c) for q, choices in choice_questions().items() for c in choices}
+    assert pythons == set(answer_rules.SUPPORTED_PYTHON)
+
+
+def test_the_regeneration_command_names_a_script_that_exists() -> None:
+    assert (REPO_ROOT / REGENERATE_COMMAND.split()[-1]).is_file()
+
+
+def test_the_cli_refuses_a_package_name_that_shadows_a_dependency(tmp_path: Path) -> None:
+    exit_code, printed, output = run_cookiecutter(tmp_path, {"package_name": "redis"})
+
+    assert exit_code != 0, printed
+    assert "package_name='redis' is not accepted" in printed
+    assert written(output) == []
 
 
 # --- the manifest -----------------------------------------------------------------
@@ -330,11 +419,11 @@ def readme_text() -> str:
 
 def test_readme_shows_the_rules_table_verbatim() -> None:
     assert section(readme_text(), "answer-rules") == answer_rules.markdown(), (
-        "README.md's answer rules drifted: run `uv run python tests/readme.py`"
+        "README.md's answer rules drifted: run `uv run python tests/regenerate/readme.py`"
     )
 
 
 def test_readme_shows_the_questions_of_cookiecutter_json() -> None:
     assert section(readme_text(), "questions") == questions_markdown(), (
-        "README.md's questions drifted: run `uv run python tests/readme.py`"
+        "README.md's questions drifted: run `uv run python tests/regenerate/readme.py`"
     )

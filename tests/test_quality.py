@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from template_repo import README, REPO_ROOT
+from harness.template import README, REPO_ROOT
 
 TEST_COMMAND = "uv run pytest"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from template_repo import (
+from harness.template import choice_questions
+from harness.variants import (
     ALL_VARIANTS_VARIABLE,
-    choice_questions,
     covering_array,
     matrix,
     pairs,

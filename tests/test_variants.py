@@ -6,42 +6,25 @@ is baked and tested here with no edit to this file.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
-import sys
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from template_repo import (
-    REPO_ROOT,
-    Cookies,
-    choice_questions,
-    edge_variants,
-    manifest,
-    python_variants,
-    rendered_answers,
-    variant_id,
-    variants,
-)
+from harness.cookies import Cookies
+from harness.hook_modules import answer_rules, manifest
+from harness.import_names import REGENERATE_COMMAND, installed_import_names, reservable
+from harness.project_env import project_environment, uv_path
+from harness.template import REPO_ROOT, choice_questions, rendered_answers
+from harness.variants import edge_variants, python_variants, variant_id, variants
 
 STEP_TIMEOUT_SECONDS = 20 * 60
 TAIL_LINES = 80
 # Unrendered Jinja: an expression, a statement or a comment. GitHub Actions'
 # ``${{ ... }}`` is meant to survive rendering (inside {% raw %}), so it is allowed.
 UNRENDERED = re.compile(rb"(?<!\$)\{\{|\{%|\{#")
-# Variables that belong to the harness's own environment, not to the baked project's.
-HARNESS_VARIABLES = {
-    "VIRTUAL_ENV",
-    "UV_PROJECT_ENVIRONMENT",
-    "PYTHONPATH",
-    "PYTHONHOME",
-    "UV_PYTHON",
-}
-HARNESS_PREFIXES = ("PYTEST_", "COV_CORE_")
 
 
 def describe(answers: Mapping[str, str]) -> str:
@@ -58,30 +41,10 @@ VARIANT_PARAMS = [
 
 
 def uv_executable() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
+    found = uv_path()
     if found is None:
         pytest.fail("uv is not on PATH: install it with `python3 -m pip install uv`", pytrace=False)
     return found
-
-
-def project_environment(python_version: str) -> dict[str, str]:
-    """The harness's environment minus its own virtualenv and pytest state."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in HARNESS_VARIABLES and not key.startswith(HARNESS_PREFIXES)
-    }
-    if sys.prefix != sys.base_prefix:  # drop the template's own .venv/bin from PATH
-        own_bin = str(Path(sys.prefix) / "bin")
-        env["PATH"] = os.pathsep.join(
-            entry for entry in env.get("PATH", "").split(os.pathsep) if entry != own_bin
-        )
-    env["UV_PYTHON"] = python_version
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    # Compile site-packages once at install: every step and the project's own server
-    # subprocesses then import from bytecode, even where PYTHONDONTWRITEBYTECODE is set.
-    env["UV_COMPILE_BYTECODE"] = "1"
-    return env
 
 
 def tail(output: str, lines: int = TAIL_LINES) -> str:
@@ -150,6 +113,14 @@ def mypy_arguments(project: Path) -> list[str]:
     return [] if configured else ["src", "tests"]
 
 
+def unreserved_import_names(
+    project: Path, uv: str, env: Mapping[str, str], package: str
+) -> list[str]:
+    """Import names in the synced venv that the hook would still accept as package_name."""
+    installed = reservable(installed_import_names(project, uv, env), package)
+    return sorted(installed - answer_rules.RESERVED_PACKAGE_NAMES)
+
+
 # Fixtures (in conftest.py) that make the servers a choice needs reachable.
 SERVERS = {("database", "mongo"): "mongo", ("queue", "kafka"): "kafka"}
 
@@ -178,8 +149,14 @@ def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.Fixt
     python_version = answers["python_version"]
     env = project_environment(python_version)
     uv = uv_executable()
+    run_step("uv sync", [uv, "sync", "--python", python_version], project, env)
+    unreserved = unreserved_import_names(project, uv, env, answers["package_name"])
+    assert not unreserved, (
+        f"the venv holds import names a package_name may still take: {unreserved}; "
+        f"run `{REGENERATE_COMMAND}` to reserve them"
+    )
+
     steps: list[tuple[str, list[str]]] = [
-        ("uv sync", [uv, "sync", "--python", python_version]),
         ("ruff check", [uv, "run", "ruff", "check"]),
         ("ruff format --check", [uv, "run", "ruff", "format", "--check"]),
         ("mypy", [uv, "run", "mypy", *mypy_arguments(project)]),

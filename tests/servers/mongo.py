@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from background_server import HOST, BackgroundServer
+from servers.background import HOST, BackgroundServer
 
 PORT = 27017
 

@@ -4,7 +4,7 @@ The document is the app's own output (a drift test in every baked REST project
 compares the two). The auth modes change its shape (security schemes, 401 and
 403 responses), so this bakes each mode once under marker names, asks the app
 for its document, and writes one Jinja template holding a document per mode:
-``uv run python tests/openapi_document.py``.
+``uv run python tests/regenerate/openapi_document.py``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from cookiecutter.main import cookiecutter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for harness
 
-from template_repo import REPO_ROOT, choice_questions
+from harness.template import REPO_ROOT, choice_questions
 
 PROJECT = REPO_ROOT / "{{cookiecutter.project_slug}}"
 TARGET = PROJECT / "openapi.json"

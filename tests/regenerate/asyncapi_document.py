@@ -5,7 +5,7 @@ compares the two). Between variants only the service's names and the broker's
 addresses differ, so this bakes each broker once under marker names, asks the
 service for its document and topology, and writes one Jinja template in which
 those values are looked up by the queue answer:
-``uv run python tests/asyncapi_document.py``.
+``uv run python tests/regenerate/asyncapi_document.py``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from cookiecutter.main import cookiecutter
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for harness
 
-from template_repo import REPO_ROOT, choice_questions
+from harness.template import REPO_ROOT, choice_questions
 
 PROJECT = REPO_ROOT / "{{cookiecutter.project_slug}}"
 TARGET = PROJECT / "asyncapi.json"

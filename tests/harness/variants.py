@@ -1,78 +1,18 @@
-"""What the tests know about the template, all of it read from the template itself.
+"""Which variants the harness bakes: a pairwise covering array of the matrix, or all of it.
 
-The variant matrix comes from ``cookiecutter.json`` (every question whose default
-is a list is a choice); the rules and the manifest are the hooks' own modules,
-loaded by path because ``hooks/`` is not a package.
+The matrix is the product of every choice question's choices in cookiecutter.json;
+beside it, the default choices on every other supported Python and one variant
+with edge answers.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import json
 import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Mapping
-from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
 
-from cookiecutter.generate import generate_context
-from cookiecutter.prompt import prompt_for_config
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-HOOKS_DIR = REPO_ROOT / "hooks"
-COOKIECUTTER_JSON = REPO_ROOT / "cookiecutter.json"
-README = REPO_ROOT / "README.md"
-
-Answers = dict[str, str]
-
-
-def load_hook_module(name: str) -> ModuleType:
-    """Import ``hooks/<name>.py`` by path (registered in sys.modules for dataclasses)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, HOOKS_DIR / f"{name}.py")
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load hooks/{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-if TYPE_CHECKING:  # mypy reads the hooks through mypy_path = hooks
-    import answer_rules
-    import codegen_tools
-    import manifest
-else:
-    answer_rules = load_hook_module("answer_rules")
-    codegen_tools = load_hook_module("codegen_tools")
-    manifest = load_hook_module("manifest")
-
-__all__ = ["answer_rules", "codegen_tools", "manifest"]
-
-
-def cookiecutter_json() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(COOKIECUTTER_JSON.read_text(encoding="utf-8"))
-    return data
-
-
-def questions() -> dict[str, Any]:
-    """Every question with its raw default, in the order cookiecutter asks them."""
-    return {key: value for key, value in cookiecutter_json().items() if not key.startswith("_")}
-
-
-def choice_questions() -> dict[str, list[str]]:
-    """The questions answered by picking from a list, with their choices."""
-    return {
-        key: [str(choice) for choice in value]
-        for key, value in questions().items()
-        if isinstance(value, list)
-    }
-
+from harness.hook_modules import answer_rules
+from harness.template import Answers, choice_questions, questions
 
 # Set to 1 to bake and test the whole matrix instead of a covering array of it.
 ALL_VARIANTS_VARIABLE = "TEMPLATE_ALL_VARIANTS"
@@ -186,72 +126,3 @@ def variant_id(answers: Mapping[str, str]) -> str:
     if set(answers) - set(shown):
         words.append("edge-answers")
     return "-".join(words)
-
-
-def rendered_answers(extra_context: Mapping[str, str] | None = None) -> Answers:
-    """The answers cookiecutter would use with --no-input: defaults rendered, overrides applied."""
-    context = generate_context(
-        context_file=str(COOKIECUTTER_JSON), extra_context=dict(extra_context or {})
-    )
-    rendered: dict[str, Any] = prompt_for_config(context, no_input=True)
-    return {key: str(value) for key, value in rendered.items() if not key.startswith("_")}
-
-
-class BakeResult(Protocol):
-    """The part of pytest-cookies' Result the tests use (the plugin ships no types)."""
-
-    exception: BaseException | None
-    exit_code: int | str | None
-    context: dict[str, Any] | None
-
-    @property
-    def project_path(self) -> Path | None: ...
-
-
-class Cookies(Protocol):
-    """pytest-cookies' ``cookies`` fixture."""
-
-    def bake(
-        self, extra_context: dict[str, Any] | None = None, template: str | None = None
-    ) -> BakeResult: ...
-
-
-def pyenv_version_list(current: str | None = None) -> str | None:
-    """PYENV_VERSION naming every installed CPython release, ``current`` ones first.
-
-    uv finds pyenv's interpreters only through its shims, and a shim works only for
-    the versions PYENV_VERSION names. A pyenv shim (``uv`` installed with pip is one)
-    sets PYENV_VERSION to the current version alone, so extend whatever is set.
-    """
-    pyenv = shutil.which("pyenv")
-    if pyenv is None:
-        return None
-    try:
-        if not current:
-            current = subprocess.run(
-                [pyenv, "version-name"], capture_output=True, text=True, check=False, timeout=30
-            ).stdout
-        listed = subprocess.run(
-            [pyenv, "versions", "--bare", "--skip-aliases"],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        ).stdout.split()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    releases = [name for name in listed if _is_release(name)]
-    releases.sort(key=lambda name: tuple(int(part) for part in name.split(".")), reverse=True)
-    ordered = [name.strip() for name in current.split(":") if name.strip()] + releases
-    return ":".join(dict.fromkeys(ordered)) or None
-
-
-def _is_release(name: str) -> bool:
-    parts = name.split(".")
-    return len(parts) == 3 and all(part.isdigit() for part in parts)
-
-
-def ensure_pyenv_version() -> None:
-    versions = pyenv_version_list(os.environ.get("PYENV_VERSION"))
-    if versions:
-        os.environ["PYENV_VERSION"] = versions

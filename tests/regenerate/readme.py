@@ -1,6 +1,6 @@
 """The README sections that are generated from the template's own sources.
 
-``uv run python tests/readme.py`` rewrites them in README.md; the tests fail when
+``uv run python tests/regenerate/readme.py`` rewrites them in README.md; the tests fail when
 README.md differs from what this renders, so the docs cannot drift from
 ``cookiecutter.json`` or from the hooks' rules table.
 """
@@ -11,9 +11,10 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/, for harness
 
-from template_repo import README, answer_rules, cookiecutter_json, questions
+from harness.hook_modules import answer_rules
+from harness.template import README, cookiecutter_json, questions
 
 _REFERENCE = re.compile(r"cookiecutter\.(\w+)")
 

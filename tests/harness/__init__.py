@@ -1,0 +1,6 @@
+"""What the tests know about the template, all of it read from the template itself.
+
+``template`` reads cookiecutter.json, ``hook_modules`` loads the hooks' own tables,
+``variants`` picks what to bake, ``cookies`` types pytest-cookies, ``pyenv`` and
+``project_env`` give baked projects their interpreters and a clean environment.
+"""

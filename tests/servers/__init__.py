@@ -1,0 +1,1 @@
+"""Servers the harness starts for a run when nothing listens on their port."""
