@@ -30,11 +30,11 @@ NAMESPACE_EXPRESSION = "{{ cookiecutter.package_name.replace('_', '-') }}"
 # Prints the adapter's names for the marker namespace and the document's server.
 _PROBE = """
 import json
-from {package}.container import broker_topology
-from {package}.messaging.asyncapi import SERVER
-topology = broker_topology("{namespace}")
+from {package}.container import broker_adapter
+adapter = broker_adapter()
+topology = adapter.topology("{namespace}")
 print(json.dumps({{"events": topology.events, "consumer": topology.consumer,
-    "dead_letters": topology.dead_letters, **SERVER}}))
+    "dead_letters": topology.dead_letters, **adapter.asyncapi_server()}}))
 """
 
 

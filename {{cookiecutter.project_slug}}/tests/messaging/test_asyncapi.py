@@ -24,8 +24,7 @@ def test_asyncapi_document_matches_the_code() -> None:
     committed = json.loads(DOCUMENT.read_text(encoding="utf-8"))
 
     assert committed == documented(broker_adapter()), (
-        "asyncapi.json is out of date: run"
-        " `uv run {{ cookiecutter.project_slug }} asyncapi`"
+        "asyncapi.json is out of date: run `uv run {{ cookiecutter.project_slug }} asyncapi`"
     )
 
 

@@ -17,6 +17,7 @@ from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
+
 def _created(customer_id: str, source: str) -> Message:
     return to_message(pending(order_created(customer_id)), source)
 

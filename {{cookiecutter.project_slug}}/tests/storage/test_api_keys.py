@@ -81,12 +81,8 @@ async def test_touch_writes_only_when_the_last_use_is_stale(api_keys: ApiKeyStor
     much_later = NOW + timedelta(seconds=90)
 
     assert await api_keys.touch(key.id, NOW, stale_before=NOW - timedelta(minutes=1))
-    assert not await api_keys.touch(
-        key.id, later, stale_before=later - timedelta(minutes=1)
-    )
-    assert await api_keys.touch(
-        key.id, much_later, stale_before=much_later - timedelta(minutes=1)
-    )
+    assert not await api_keys.touch(key.id, later, stale_before=later - timedelta(minutes=1))
+    assert await api_keys.touch(key.id, much_later, stale_before=much_later - timedelta(minutes=1))
     found = await api_keys.find(key.id)
     assert found is not None
     assert found.last_used_at == much_later

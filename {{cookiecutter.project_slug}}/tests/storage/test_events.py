@@ -14,8 +14,8 @@ import pytest
 from {{ cookiecutter.package_name }}.container import open_event_store, open_storage
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges, OrderLine, OrderStatus
-from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.observability.tracing import continued_trace
+from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.events import EventStore
 from {{ cookiecutter.package_name }}.storage.port import Storage
 
@@ -65,7 +65,9 @@ def _history(order: Order) -> list[OrderEvent]:
     ]
 
 
-async def test_an_event_commits_or_rolls_back_with_its_unit_of_work(storage: Storage, events: EventStore) -> None:
+async def test_an_event_commits_or_rolls_back_with_its_unit_of_work(
+    storage: Storage, events: EventStore
+) -> None:
     kept, dropped = OrderEvent.created(_order()), OrderEvent.created(_order())
     await _record(storage, kept)
     async with storage.unit_of_work() as uow:
@@ -77,7 +79,9 @@ async def test_an_event_commits_or_rolls_back_with_its_unit_of_work(storage: Sto
     assert claimed[0].attempts == 1
 
 
-async def test_claims_take_the_oldest_event_of_each_order_only(storage: Storage, events: EventStore) -> None:
+async def test_claims_take_the_oldest_event_of_each_order_only(
+    storage: Storage, events: EventStore
+) -> None:
     first, second = _history(_order()), _history(_order())
     await _record(storage, first[0], second[0], first[1], second[1], first[2])
 
@@ -135,7 +139,9 @@ async def test_concurrent_claims_never_share_a_row(storage: Storage, events: Eve
     assert len(ids) == len(set(ids)) == len(recorded)
 
 
-async def test_the_backlog_counts_and_ages_pending_events(storage: Storage, events: EventStore) -> None:
+async def test_the_backlog_counts_and_ages_pending_events(
+    storage: Storage, events: EventStore
+) -> None:
     order = _order()
     await _record(storage, OrderEvent.created(order))
 

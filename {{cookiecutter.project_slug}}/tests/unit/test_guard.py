@@ -47,7 +47,9 @@ class KnownSecret:
         return None
 
 
-def guard(authenticator: KnownSecret | None, per_caller: str = "5/minute", per_ip: str = "5/minute") -> Guard:
+def guard(
+    authenticator: KnownSecret | None, per_caller: str = "5/minute", per_ip: str = "5/minute"
+) -> Guard:
     settings = Settings(rate_limit_per_caller=per_caller, rate_limit_per_ip=per_ip)
     return Guard(authenticator, RateLimiter.from_settings(settings))
 
@@ -107,7 +109,9 @@ async def test_credentials_of_another_scheme_never_reach_the_authenticator() -> 
 async def test_a_refusal_logs_the_reason_but_never_the_secret(service_log: io.StringIO) -> None:
     with pytest.raises(UnauthenticatedError):
         await guard(KnownSecret()).admit(
-            Credentials(CredentialScheme.BEARER, "guessed-secret"), Permission.ORDERS_READ, "10.0.0.1"
+            Credentials(CredentialScheme.BEARER, "guessed-secret"),
+            Permission.ORDERS_READ,
+            "10.0.0.1",
         )
 
     lines = [json.loads(line) for line in service_log.getvalue().splitlines()]

@@ -10,14 +10,14 @@ from datetime import timedelta
 from uuid import UUID
 
 from {{ cookiecutter.package_name }}.application.pagination import CursorPage, OffsetPage
+from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
+from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import (
     ConcurrentModificationError,
     IdempotencyKeyReusedError,
     NotFoundError,
     StaleVersionError,
 )
-from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
-from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Storage

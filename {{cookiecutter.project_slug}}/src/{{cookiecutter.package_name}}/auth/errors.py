@@ -23,9 +23,7 @@ class UnauthenticatedError(ServiceError):
     """No credentials, or credentials that did not prove who the caller is."""
 
     def __init__(self, scheme: CredentialScheme, *, invalid: bool) -> None:
-        message = (
-            "The credentials are not valid." if invalid else "This call needs credentials."
-        )
+        message = "The credentials are not valid." if invalid else "This call needs credentials."
         code = "invalid_credentials" if invalid else "unauthenticated"
         super().__init__(ErrorKind.UNAUTHENTICATED, code, message)
         self.scheme = scheme

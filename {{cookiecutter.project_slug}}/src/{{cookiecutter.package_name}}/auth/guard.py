@@ -45,7 +45,9 @@ class Guard:
         self._authenticator = authenticator
         self._limiter = limiter
         # Without an authenticator every caller holds every permission; the scheme is moot.
-        self._scheme = authenticator.scheme if authenticator is not None else CredentialScheme.BEARER
+        self._scheme = (
+            authenticator.scheme if authenticator is not None else CredentialScheme.BEARER
+        )
 
     async def admit(
         self, credentials: Credentials | None, permission: Permission, client: str

@@ -55,9 +55,7 @@ def register(commands: Commands) -> None:
     downgrade.add_argument("revision", help="target revision, or 'base' to revert all")
     revision = actions.add_parser("revision", help="write a migration for schema changes")
     revision.add_argument("-m", "--message", required=True)
-    actions.add_parser("current", help="print the applied revision").set_defaults(
-        prints_data=True
-    )
+    actions.add_parser("current", help="print the applied revision").set_defaults(prints_data=True)
     commands.add_parser(
         "purge-idempotency-keys", help="delete expired idempotency keys"
     ).set_defaults(handler=purge_idempotency_keys)

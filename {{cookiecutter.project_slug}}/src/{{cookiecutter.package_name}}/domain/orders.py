@@ -10,7 +10,6 @@ from uuid import UUID, uuid4
 
 from {{ cookiecutter.package_name }}.domain.errors import InvalidStateTransitionError
 
-
 # What an order accepts, whichever transport it arrives by.
 MAX_LINES = 100
 MAX_QUANTITY = 10_000

@@ -113,13 +113,17 @@ def build_document(settings: Settings, adapter: BrokerAdapter) -> dict[str, Any]
             "publishOrderEvents": {
                 "action": "send",
                 "channel": {"$ref": "#/channels/orderEvents"},
-                "messages": [{"$ref": f"#/channels/orderEvents/messages/{n}"} for n in names.values()],
+                "messages": [
+                    {"$ref": f"#/channels/orderEvents/messages/{n}"} for n in names.values()
+                ],
             },
             "consumeOrderEvents": {
                 "action": "receive",
                 "title": f"Consumer {topology.consumer}",
                 "channel": {"$ref": "#/channels/orderEvents"},
-                "messages": [{"$ref": f"#/channels/orderEvents/messages/{n}"} for n in names.values()],
+                "messages": [
+                    {"$ref": f"#/channels/orderEvents/messages/{n}"} for n in names.values()
+                ],
             },
         },
         "components": {"messages": messages, "schemas": _schemas()},

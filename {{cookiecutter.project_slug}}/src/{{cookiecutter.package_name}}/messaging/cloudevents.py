@@ -81,7 +81,11 @@ def event_type(kind: OrderEventType) -> str:
 def to_message(pending: PendingEvent, source: str) -> Message:
     """The broker message of an outbox event."""
     event = pending.event
-    trace = {name: pending.trace_context[name] for name in _TRACE_ATTRIBUTES if name in pending.trace_context}
+    trace = {
+        name: pending.trace_context[name]
+        for name in _TRACE_ATTRIBUTES
+        if name in pending.trace_context
+    }
     attributes: dict[str, Any] = {
         "id": str(event.id),
         "source": source,

@@ -13,16 +13,16 @@ from grpc_reflection.v1alpha import reflection_pb2
 from prometheus_client import REGISTRY
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
-from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.api.grpc.server import (
     ORDERS_SERVICE,
     RunningServer,
     probe_app,
     running_server,
 )
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.support import access
 from tests.api.grpc.calls import details_of, new_order, server_settings
+from tests.support import access
 from tests.support.tcp_proxy import TcpProxy
 
 SERVING = health_pb2.HealthCheckResponse.SERVING

@@ -13,8 +13,7 @@ def test_openapi_document_matches_the_app() -> None:
     committed = json.loads(DOCUMENT.read_text(encoding="utf-8"))
 
     assert committed == create_app(Settings()).openapi(), (
-        "openapi.json is out of date: run"
-        " `uv run {{ cookiecutter.project_slug }} openapi`"
+        "openapi.json is out of date: run `uv run {{ cookiecutter.project_slug }} openapi`"
     )
 
 

@@ -9,13 +9,13 @@ import pytest
 from pymongo.errors import WriteError
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.mongo.client import Database, create_client
 from {{ cookiecutter.package_name }}.storage.mongo.migrator import (
     VERSIONS,
     MigrationLockTimeoutError,
     MongoMigrator,
     migrations,
 )
-from {{ cookiecutter.package_name }}.storage.mongo.client import Database, create_client
 
 HEAD = migrations()[-1].version
 

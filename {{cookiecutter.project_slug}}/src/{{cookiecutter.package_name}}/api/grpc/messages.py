@@ -8,9 +8,9 @@ import re
 from collections.abc import Sequence
 from uuid import UUID
 
-from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ValidationFailedError
 from {{ cookiecutter.package_name }}.application.etags import etag, version_of
 from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ValidationFailedError
 from {{ cookiecutter.package_name }}.domain.orders import (
     CURRENCY_PATTERN,
     MAX_CUSTOMER_ID_LENGTH,

@@ -9,7 +9,6 @@ from starlette.datastructures import URL
 from {{ cookiecutter.package_name }}.api.rest.dependencies import Orders
 from {{ cookiecutter.package_name }}.api.rest.errors import ERROR_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import parse_idempotency_key, parse_if_match
-from {{ cookiecutter.package_name }}.api.rest.security import allowed
 from {{ cookiecutter.package_name }}.api.rest.schemas import (
     CursorPagination,
     OffsetPagination,
@@ -18,10 +17,11 @@ from {{ cookiecutter.package_name }}.api.rest.schemas import (
     OrderPage,
     OrderPatch,
 )
+from {{ cookiecutter.package_name }}.api.rest.security import allowed
 from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey
-from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, OrderChanges, OrderStatus

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from pymongo import ASCENDING
 
-from {{ cookiecutter.package_name }}.storage.mongo.client import Database, Document, translated_errors
 from {{ cookiecutter.package_name }}.storage.api_keys import StoredApiKey
+from {{ cookiecutter.package_name }}.storage.mongo.client import Database, Document, translated_errors
 
 API_KEYS = "api_keys"
 

@@ -245,7 +245,9 @@ class MongoIdempotencyStore:
 class MongoUnitOfWork:
     """One multi-document transaction on one session."""
 
-    def __init__(self, database: Database, session: AsyncClientSession, outbox: OutboxFactory) -> None:
+    def __init__(
+        self, database: Database, session: AsyncClientSession, outbox: OutboxFactory
+    ) -> None:
         self._session = session
         self.orders = MongoOrderWriter(database[ORDERS], session)
         self.idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_KEYS], session)

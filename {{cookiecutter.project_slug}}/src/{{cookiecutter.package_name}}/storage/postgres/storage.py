@@ -40,6 +40,7 @@ from {{ cookiecutter.package_name }}.storage.postgres.schema import idempotency_
 # How a unit of work gets its outbox: the broker's table, or none without a broker.
 OutboxFactory = Callable[[AsyncConnection], Outbox]
 
+
 def async_url(settings: Settings) -> str:
     """The SQLAlchemy URL for asyncpg, from a plain ``postgresql://`` DSN."""
     url = str(settings.database_url)
