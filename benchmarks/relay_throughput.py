@@ -36,7 +36,8 @@ from orders_service.domain.orders import NewOrder, Order, OrderLine
 from orders_service.messaging.cloudevents import to_message
 from orders_service.messaging.relay import OutboxRelay
 from orders_service.settings import Settings
-from orders_service.storage.port import PendingEvent
+from orders_service.observability.tracing import continued_trace
+from orders_service.storage.events import PendingEvent
 
 EVENTS, BATCH = int(sys.argv[1]), int(sys.argv[2])
 TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
@@ -49,8 +50,9 @@ def events():
 
 async def seed(storage, batch):
     async with storage.unit_of_work() as uow:
-        for event in batch:
-            await uow.outbox.add(event, TRACE)
+        with continued_trace(TRACE):
+            for event in batch:
+                await uow.outbox.add(event)
         await uow.commit()
 
 
@@ -58,7 +60,7 @@ async def relay_rate(settings, seeded):
     async with build_container(settings) as container, open_broker(settings) as broker:
         for start in range(0, len(seeded), 500):
             await seed(container.storage, seeded[start:start + 500])
-        relay = OutboxRelay(container.storage.outbox, broker, settings)
+        relay = OutboxRelay(container.events.outbox, broker, settings)
         await broker.ping()
         began = time.perf_counter()
         published = 0
@@ -139,7 +141,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         project = Path(
             cookiecutter(
-                str(REPO), no_input=True, output_dir=scratch, extra_context={"queue": "rabbitmq"}
+                str(REPO),
+                no_input=True,
+                output_dir=scratch,
+                extra_context={"queue": "rabbitmq", "auth": "none"},
             )
         )
         run(["uv", "sync", "--quiet"], project)
