@@ -21,7 +21,7 @@ from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableErro
 from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.port import Broker
-from {{ cookiecutter.package_name }}.observability.metrics import (
+from {{ cookiecutter.package_name }}.messaging.metrics import (
     OUTBOX_LAG,
     OUTBOX_PENDING,
     OUTBOX_PUBLISH_FAILURES,
