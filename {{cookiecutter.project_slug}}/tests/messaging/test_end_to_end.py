@@ -43,6 +43,7 @@ class Process:
 
     async def wait_for_readiness(self, status: int) -> None:
         """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
+
         async def answers() -> bool:
             assert self.popen.poll() is None, f"{self.command} exited"
             return await self.readiness() == status
@@ -104,6 +105,7 @@ async def orders_placed(settings: Settings, customer_id: str) -> int:
 
 async def wait_for_tally(settings: Settings, customer_id: str, expected: int) -> None:
     """Poll the tally until it reaches ``expected``, then check it stays there."""
+
     async def reached() -> bool:
         return await orders_placed(settings, customer_id) >= expected
 
@@ -132,7 +134,11 @@ async def test_a_broker_outage_delays_events_but_loses_none(
 ) -> None:
     async with TcpProxy(*broker_server.address(events_settings)) as proxy:
         through_proxy = broker_server.through(events_settings, proxy.port)
-        async with service(events_settings, through_proxy, serve_environment) as (_, relay, consume):
+        async with service(events_settings, through_proxy, serve_environment) as (
+            _,
+            relay,
+            consume,
+        ):
             proxy.cut()
             await relay.wait_for_readiness(503)
             await consume.wait_for_readiness(503)

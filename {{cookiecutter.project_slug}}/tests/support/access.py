@@ -10,7 +10,9 @@ from {{ cookiecutter.package_name }}.auth.principal import Permission
 class Grant(Protocol):
     """Makes credentials that hold ``permissions`` (``None`` where no credentials are used)."""
 
-    def __call__(self, *permissions: Permission, subject: str = ...) -> Awaitable[Credentials | None]:
+    def __call__(
+        self, *permissions: Permission, subject: str = ...
+    ) -> Awaitable[Credentials | None]:
         """Credentials for ``subject`` with exactly ``permissions``."""
         ...
 

@@ -21,7 +21,7 @@ from tests.support import access
 from tests.support.access import Grant
 
 
-def test_every_rpc_of_the_orders_service_has_a_permission() -> None:
+def test_every_rpc_of_the_{{ cookiecutter.package_name }}_has_a_permission() -> None:
     service = orders_pb2.DESCRIPTOR.services_by_name["OrdersService"]
     methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
 
@@ -38,7 +38,6 @@ def test_every_rpc_of_the_orders_service_has_a_permission() -> None:
 )
 def test_peer_address(peer: str, address: str) -> None:
     assert peer_address(peer) == address
-
 
 
 async def test_a_call_beyond_the_quota_is_resource_exhausted(

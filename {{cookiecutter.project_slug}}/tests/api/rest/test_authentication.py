@@ -9,7 +9,7 @@ from uuid import uuid4
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.api.rest.guarded import ORDER, client_of, quota
+from tests.api.rest.guarded import ORDER, client_of
 from tests.support import access
 from tests.support.access import Grant
 

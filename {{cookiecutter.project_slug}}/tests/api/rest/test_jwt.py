@@ -90,7 +90,10 @@ async def test_a_read_only_token_may_read_but_not_write(
 
 
 async def test_tokens_never_reach_the_logs(
-    anonymous: httpx.AsyncClient, token_settings: Settings, grant: access.Grant, service_log: io.StringIO
+    anonymous: httpx.AsyncClient,
+    token_settings: Settings,
+    grant: access.Grant,
+    service_log: io.StringIO,
 ) -> None:
     tampered = with_payload(signed(token_settings), sub="root")
     read_only = await grant(Permission.ORDERS_READ)

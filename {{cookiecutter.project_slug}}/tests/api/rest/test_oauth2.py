@@ -12,7 +12,6 @@ from tests.support.issuer import LocalIssuer
 from tests.support.oauth2_tokens import FORGERIES, Forgery
 from tests.support.processes import free_port, start_serving, wait_until_ready
 
-
 ORDER = {
     "customer_id": "oauth2",
     "currency": "EUR",

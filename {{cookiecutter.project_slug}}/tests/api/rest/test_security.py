@@ -20,6 +20,7 @@ from tests.support import access
 from tests.support.access import Grant
 from tests.support.processes import free_port
 
+
 def test_every_orders_route_declares_the_permission_it_needs() -> None:
     guards = [*orders.READ, *orders.WRITE]
     routes = [route for route in orders.router.routes if isinstance(route, APIRoute)]
@@ -35,7 +36,6 @@ async def test_probes_and_metrics_need_no_credentials(settings: Settings) -> Non
             response = await anonymous.get(path)
             assert response.status_code == 200, path
             assert "RateLimit" not in response.headers
-
 
 
 async def test_admitted_calls_report_their_quota(
@@ -93,7 +93,9 @@ async def test_replicas_share_their_counts_through_redis(
         client_of(redis_settings, caller) as one,
         client_of(redis_settings, caller) as another,
     ):
-        statuses = [(await replica.get("/v1/orders")).status_code for replica in (one, another, one)]
+        statuses = [
+            (await replica.get("/v1/orders")).status_code for replica in (one, another, one)
+        ]
         refused = await another.get("/v1/orders")
 
     assert statuses == [200, 200, 200]
