@@ -14,7 +14,7 @@ from {{ cookiecutter.package_name }}.observability.logging import configure_logg
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 DISTRIBUTION = "{{ cookiecutter.project_slug }}"
-TITLE = "Orders Service"
+TITLE = "{{ cookiecutter.project_name }}"
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
