@@ -6,7 +6,9 @@ relative to the project root; ``{package}`` stands for the package name. A
 path listed under several choices of one question stays when any of them is
 selected. A path that one answer keeps but that lies inside a folder another
 answer drops goes with that folder (the Postgres outbox migration of a Mongo
-service, say).
+service, say). A few choices share one module name, which every variant imports
+(``INSTALLED_AS``): each choice lists its own file, and the hook moves the
+selected one to the common name.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ _EVENT_PATHS = (
     "tests/messaging",
     "tests/storage/test_events.py",
     "tests/support/broker.py",
+)
+
+
+# Every auth mode that authenticates callers: how each API refuses them.
+_AUTHENTICATED_API_TESTS = (
+    "tests/api/grpc/test_authentication.py",
+    "tests/api/rest/test_authentication.py",
 )
 
 
@@ -83,24 +92,35 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     },
     "auth": {
         "jwt": (
+            "src/{package}/api/rest/caller_bearer.py",
             "src/{package}/auth/jwt.py",
             "src/{package}/commands/tokens.py",
             "src/{package}/auth/tokens.py",
+            *_AUTHENTICATED_API_TESTS,
+            "tests/api/grpc/test_jwt.py",
+            "tests/api/rest/test_jwt.py",
             "tests/auth/test_jwt.py",
             "tests/fixtures/jwt.py",
+            "tests/support/jwt_tokens.py",
         ),
         "oauth2": (
+            "src/{package}/api/rest/caller_bearer.py",
             "src/{package}/auth/client_credentials.py",
             "src/{package}/auth/jwks.py",
             "src/{package}/auth/oauth2.py",
             "src/{package}/auth/tokens.py",
+            *_AUTHENTICATED_API_TESTS,
+            "tests/api/grpc/test_oauth2.py",
+            "tests/api/rest/test_oauth2.py",
             "tests/auth/test_client_credentials.py",
             "tests/auth/test_jwks.py",
             "tests/auth/test_oauth2.py",
             "tests/fixtures/oauth2.py",
             "tests/support/issuer.py",
+            "tests/support/oauth2_tokens.py",
         ),
         "api_key": (
+            "src/{package}/api/rest/caller_api_key.py",
             "src/{package}/auth/api_keys.py",
             "src/{package}/commands/api_keys.py",
             "src/{package}/storage/api_keys.py",
@@ -108,12 +128,28 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "src/{package}/storage/mongo/migrations/v0003_api_keys.py",
             "src/{package}/storage/postgres/api_keys.py",
             "src/{package}/storage/postgres/migrations/versions/v0003_api_keys.py",
+            *_AUTHENTICATED_API_TESTS,
+            "tests/api/grpc/test_api_keys.py",
+            "tests/api/rest/test_api_keys.py",
             "tests/auth/test_api_keys.py",
             "tests/fixtures/api_key.py",
             "tests/storage/test_api_keys.py",
+            "tests/support/api_keys.py",
         ),
-        "none": ("tests/fixtures/no_auth.py",),
+        "none": (
+            "src/{package}/api/rest/caller_none.py",
+            "tests/api/rest/test_open_access.py",
+            "tests/fixtures/no_auth.py",
+        ),
     },
+}
+
+# A choice's file that every variant imports under one name: the post-generation hook
+# moves the selected one there once the unselected ones are gone.
+INSTALLED_AS: Mapping[str, str] = {
+    "src/{package}/api/rest/caller_api_key.py": "src/{package}/api/rest/caller.py",
+    "src/{package}/api/rest/caller_bearer.py": "src/{package}/api/rest/caller.py",
+    "src/{package}/api/rest/caller_none.py": "src/{package}/api/rest/caller.py",
 }
 
 
@@ -138,9 +174,21 @@ def _partition(answers: Mapping[str, str]) -> tuple[set[str], set[str]]:
     return kept, dropped
 
 
+def moves(answers: Mapping[str, str]) -> dict[str, str]:
+    """``{kept path: the common name it takes}`` for the answers."""
+    package = answers["package_name"]
+    kept = _partition(answers)[0]
+    renames = {
+        source.format(package=package): target.format(package=package)
+        for source, target in INSTALLED_AS.items()
+    }
+    return {source: target for source, target in renames.items() if source in kept}
+
+
 def selected_paths(answers: Mapping[str, str]) -> set[str]:
-    """Paths that the answers keep."""
-    return _partition(answers)[0]
+    """Paths that the answers keep, under the names they end up with."""
+    renames = moves(answers)
+    return {renames.get(path, path) for path in _partition(answers)[0]}
 
 
 def unselected_paths(answers: Mapping[str, str]) -> set[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(r"{{ cookiecutter._repo_dir }}", "hooks")))
 
 import codegen_tools
-from manifest import unselected_paths
+from manifest import moves, unselected_paths
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 PROJECT = Path.cwd()
@@ -33,6 +33,12 @@ def remove_unselected() -> None:
             if parent == PROJECT or not parent.is_dir() or any(parent.iterdir()):
                 break
             parent.rmdir()
+
+
+def install_common_names() -> None:
+    """Move each selected file that every variant imports under one name to that name."""
+    for source, target in moves(ANSWERS).items():
+        (PROJECT / source).replace(PROJECT / target)
 
 
 def generate_protobuf_modules() -> None:
@@ -94,6 +100,7 @@ Next steps:
 
 
 remove_unselected()
+install_common_names()
 generate_protobuf_modules()
 # The template is formatted for its default names; longer ones can push a line past
 # the limit or change the import order, which ruff puts right.

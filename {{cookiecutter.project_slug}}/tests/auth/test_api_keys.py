@@ -1,9 +1,9 @@
-"""API keys: the format, verification against the stored hash, the keys' life cycle, the CLI."""
-{% if cookiecutter.api == "grpc" %}
-import contextlib
-{%- endif %}
+"""API keys: the format, verification against the stored hash, the keys' life cycle, the CLI.
+
+How each API answers keys is tested beside the API (``tests/api``).
+"""
+
 import hmac
-import io
 import json
 import os
 import re
@@ -13,19 +13,10 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
-{% if cookiecutter.api == "grpc" %}
-import grpc
-{%- else %}
-import httpx
-{%- endif %}
+
 import pytest
-{%- if cookiecutter.api == "grpc" %}
-from grpc import aio
-{%- endif %}
 from pydantic import SecretStr
-{%- if cookiecutter.api == "grpc" %}
-from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
-{%- endif %}
+
 from {{ cookiecutter.package_name }}.auth.api_keys import (
     BASE62,
     ApiKeyAuthenticator,
@@ -34,23 +25,13 @@ from {{ cookiecutter.package_name }}.auth.api_keys import (
     KeyHasher,
     checksum,
 )
-{%- if cookiecutter.api == "grpc" %}
-from {{ cookiecutter.package_name }}.auth.credentials import Credentials
-{%- endif %}
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.container import open_api_key_store, open_storage
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-{%- if cookiecutter.api == "grpc" %}
-from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
-{%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
-{%- if cookiecutter.api == "grpc" %}
-from tests.api.grpc.calls import new_order
-{%- endif %}
-from tests.support import access
-from tests.support.access import Grant
+from tests.support.api_keys import with_secret
 from tests.support.processes import environment_of, free_port
 from tests.support.tcp_proxy import TcpProxy
 
@@ -94,12 +75,6 @@ def authenticator_at(
         last_used_interval=timedelta(seconds=interval),
         clock=clock,
     )
-
-
-def with_secret(key: str, secret: str) -> str:
-    """``key`` with its secret replaced and a checksum that matches again."""
-    body = key.rsplit("_", 1)[0] + "_" + secret
-    return body + checksum(body)
 
 
 async def refused(authenticator: ApiKeyAuthenticator, key: str) -> str:
@@ -318,126 +293,6 @@ async def test_last_used_at_is_written_once_per_interval(
     clock.now += timedelta(seconds=31)
     await authenticator.authenticate(issued.key)
     assert await last_used() == clock.now
-
-
-# Through the API
-
-
-{%- if cookiecutter.api == "rest" %}
-
-
-def an_order() -> dict[str, Any]:
-    return {
-        "customer_id": "api-keys",
-        "currency": "EUR",
-        "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": 100}],
-    }
-
-
-async def test_a_call_without_a_key_is_challenged(anonymous: httpx.AsyncClient) -> None:
-    response = await anonymous.get("/v1/orders")
-
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthenticated"
-    assert response.headers["WWW-Authenticate"].startswith('ApiKey realm="')
-
-
-async def test_a_call_with_a_bad_key_is_refused(
-    settings: Settings, anonymous: httpx.AsyncClient
-) -> None:
-    _, unknown = KeyFormat(settings.api_key_prefix).new_key()
-    for key in (unknown, unknown[:-1], "not-a-key"):
-        response = await anonymous.get("/v1/orders", headers={"X-API-Key": key})
-
-        assert response.status_code == 401
-        assert response.json()["error"]["code"] == "invalid_credentials"
-        assert response.headers["WWW-Authenticate"].startswith('ApiKey realm="')
-
-
-async def test_a_read_only_key_may_read_but_not_write(
-    anonymous: httpx.AsyncClient, grant: Grant
-) -> None:
-    headers = access.headers(await grant(Permission.ORDERS_READ))
-
-    assert (await anonymous.get("/v1/orders", headers=headers)).status_code == 200
-    refused_write = await anonymous.post("/v1/orders", json=an_order(), headers=headers)
-
-    assert refused_write.status_code == 403
-    assert refused_write.json()["error"]["code"] == "permission_denied"
-    assert 'scope="orders:write"' in refused_write.headers["WWW-Authenticate"]
-
-
-async def use_the_api(anonymous: httpx.AsyncClient, keys: list[str]) -> None:
-    for key in keys:
-        await anonymous.post("/v1/orders", json=an_order(), headers={"X-API-Key": key})
-{%- else %}
-
-
-def client_with(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:
-    return OrdersClient(channel, metadata=access.metadata(credentials))
-
-
-async def status_of(call: Any) -> grpc.StatusCode:
-    with pytest.raises(aio.AioRpcError) as failure:
-        await call
-    return failure.value.code()
-
-
-async def test_a_call_without_a_key_is_unauthenticated(channel: aio.Channel) -> None:
-    client = client_with(channel, None)
-    status = await status_of(client.list_orders(orders_pb2.ListOrdersRequest()))
-
-    assert status == grpc.StatusCode.UNAUTHENTICATED
-
-
-async def test_a_call_with_a_bad_key_is_unauthenticated(
-    settings: Settings, channel: aio.Channel
-) -> None:
-    _, unknown = KeyFormat(settings.api_key_prefix).new_key()
-    for key in (unknown, unknown[:-1], "not-a-key"):
-        client = OrdersClient(channel, metadata=(("x-api-key", key),))
-        status = await status_of(client.list_orders(orders_pb2.ListOrdersRequest()))
-
-        assert status == grpc.StatusCode.UNAUTHENTICATED
-
-
-async def test_a_read_only_key_may_read_but_not_write(channel: aio.Channel, grant: Grant) -> None:
-    client = client_with(channel, await grant(Permission.ORDERS_READ))
-
-    await client.list_orders(orders_pb2.ListOrdersRequest())
-    status = await status_of(client.create_order(new_order("api-keys")))
-
-    assert status == grpc.StatusCode.PERMISSION_DENIED
-
-
-async def use_the_api(channel: aio.Channel, keys: list[str]) -> None:
-    for key in keys:
-        client = OrdersClient(channel, metadata=(("x-api-key", key),))
-        with contextlib.suppress(aio.AioRpcError):
-            await client.create_order(new_order("api-keys"))
-{%- endif %}
-
-
-async def test_a_key_never_reaches_the_log(
-    settings: Settings,
-    api_keys: ApiKeyStore,
-    client_name: str,
-    service_log: io.StringIO,
-    {{ "anonymous: httpx.AsyncClient" if cookiecutter.api == "rest" else "channel: aio.Channel" }},
-) -> None:
-    issued = await ApiKeyIssuer.from_settings(settings, api_keys).issue(client_name, [READ])
-    forged = with_secret(issued.key, "0" * 32)
-
-    await use_the_api({{ "anonymous" if cookiecutter.api == "rest" else "channel" }}, [issued.key, forged])
-
-    logged = service_log.getvalue()
-    assert "api_key_created" in logged
-    assert "authentication_failed" in logged
-    assert "permission_denied" in logged
-    secret = issued.key.rsplit("_", 1)[1]
-    for leaked in (issued.key, secret, forged):  # even the drivers' DEBUG logs
-        assert leaked not in logged
-    assert issued.key not in repr(issued)
 
 
 # The command line

@@ -1,126 +1,38 @@
-"""JWT bearer tokens: the attacks the authenticator refuses, and how the API answers them."""
+"""JWT bearer tokens: the attacks the authenticator refuses, its configuration, issue-token.
 
-import base64
-import hashlib
-import hmac
-import io
-import json
+How each API answers the same tokens is tested beside the API (``tests/api``).
+"""
+
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-{% if cookiecutter.api == "rest" -%}
-import httpx
-{% endif -%}
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-{%- if cookiecutter.api == "grpc" %}
-from grpc import StatusCode, aio
-{%- endif %}
 from pydantic import SecretStr
 
-{% if cookiecutter.api == "grpc" -%}
-from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
-{% endif -%}
-from {{ cookiecutter.package_name }}.auth.credentials import Credentials, CredentialScheme
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator, issue_token
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-{%- if cookiecutter.api == "grpc" %}
-from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
-{%- endif %}
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
-{%- if cookiecutter.api == "grpc" %}
-from tests.api.grpc.calls import new_order
-{%- endif %}
-from tests.support import access
+from tests.support.jwt_tokens import (
+    claims,
+    hmac_signed,
+    rsa_signed,
+    signed,
+    unsigned,
+    with_flipped_signature,
+    with_payload,
+)
 from tests.support.processes import environment_of, start_serving
 
-type Token = Callable[[Settings], str]
-
-REALM = "{{ cookiecutter.project_slug }}"
 READ = frozenset({Permission.ORDERS_READ})
 TOO_SHORT = "too-short"
-
-
-# --- tokens, as an honest issuer and as an attacker make them ----------------------------------
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def segment(value: dict[str, Any]) -> str:
-    return b64(json.dumps(value).encode())
-
-
-def claims(settings: Settings, **changes: Any) -> dict[str, Any]:
-    """Valid claims for ``settings``; a change to ``None`` leaves that claim out."""
-    now = datetime.now(UTC)
-    values: dict[str, Any] = {
-        "iss": settings.jwt_issuer,
-        "aud": settings.jwt_audience,
-        "sub": "alice",
-        "iat": now,
-        "nbf": now,
-        "exp": now + timedelta(minutes=5),
-        "jti": "token-1",
-        "scope": "orders:read",
-    } | changes
-    return {
-        name: int(value.timestamp()) if isinstance(value, datetime) else value
-        for name, value in values.items()
-        if value is not None
-    }
-
-
-def signed(settings: Settings, **changes: Any) -> str:
-    """A token signed with the service's own secret, with ``changes`` to the valid claims."""
-    secret = settings.jwt_secret
-    assert secret is not None
-    return jwt.encode(claims(settings, **changes), secret.get_secret_value(), algorithm="HS256")
-
-
-def hmac_signed(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str:
-    """HS256 by hand: PyJWT refuses to use a PEM key as an HMAC secret, an attacker does not."""
-    signing_input = f"{segment(header)}.{segment(payload)}"
-    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
-    return f"{signing_input}.{b64(signature)}"
-
-
-def unsigned(settings: Settings, algorithm: str = "none") -> str:
-    """``alg: none``: a token with an empty signature."""
-    return f"{segment({'alg': algorithm, 'typ': 'JWT'})}.{segment(claims(settings))}."
-
-
-def with_payload(token: str, **changes: Any) -> str:
-    """``token`` with claims changed but the original signature kept."""
-    header, payload, signature = token.split(".")
-    tampered = json.loads(unb64(payload)) | changes
-    return f"{header}.{segment(tampered)}.{signature}"
-
-
-def with_flipped_signature(token: str) -> str:
-    header, payload, signature = token.split(".")
-    raw = bytearray(unb64(signature))
-    raw[0] ^= 0x01
-    return f"{header}.{payload}.{b64(bytes(raw))}"
-
-
-def rsa_signed(settings: Settings) -> str:
-    """A well-formed RS256 token from a key the service has never seen."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return jwt.encode(claims(settings), key, algorithm="RS256")
 
 
 def public_pem(key: PrivateKeyTypes) -> str:
@@ -153,12 +65,6 @@ def asymmetric(settings: Settings, algorithm: str, key: PrivateKeyTypes) -> Sett
 @pytest.fixture(scope="session")
 def rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture
-def settings(settings: Settings) -> Settings:
-    """The service logs every request here: no log line may hold a token either."""
-    return settings.model_copy(update={"log_requests": True})
 
 
 @pytest.fixture
@@ -529,195 +435,3 @@ def test_the_issue_token_command_names_an_unusable_setting(token_settings: Setti
     assert "invalid configuration: JWT_SECRET must be at least 32 bytes" in result.stderr
     assert "Traceback" not in result.stderr
     assert result.stdout == ""
-
-
-# --- through the API --------------------------------------------------------------------------
-
-# Each refused the same way on the wire: the caller learns only that the token is not valid.
-INVALID_TOKENS: dict[str, Token] = {
-    "unsigned": unsigned,
-    "rs256-when-hs256-pinned": rsa_signed,
-    "expired": lambda s: signed(s, exp=datetime.now(UTC) - timedelta(minutes=5)),
-    "not-yet-valid": lambda s: signed(s, nbf=datetime.now(UTC) + timedelta(minutes=5)),
-    "wrong-audience": lambda s: signed(s, aud="another-service"),
-    "wrong-issuer": lambda s: signed(s, iss="someone-else"),
-    "tampered-payload": lambda s: with_payload(signed(s), scope="orders:read orders:write"),
-    "tampered-signature": lambda s: with_flipped_signature(signed(s)),
-    "no-exp": lambda s: signed(s, exp=None),
-    "no-sub": lambda s: signed(s, sub=None),
-    "garbage": lambda _: "garbage",
-}
-
-
-def bearer(token: str) -> Credentials:
-    return Credentials(CredentialScheme.BEARER, token)
-
-
-{%- if cookiecutter.api == "rest" %}
-
-ORDERS = "/v1/orders"
-ORDER = {
-    "customer_id": "customer-jwt",
-    "currency": "EUR",
-    "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": 100}],
-}
-
-
-async def test_a_valid_token_may_write_and_read(
-    anonymous: httpx.AsyncClient, token_settings: Settings
-) -> None:
-    headers = access.headers(bearer(issue_token(token_settings, "alice", Permission)))
-
-    created = await anonymous.post(ORDERS, json=ORDER, headers=headers)
-    read = await anonymous.get(created.headers["location"], headers=headers)
-
-    assert created.status_code == 201, created.text
-    assert read.status_code == 200
-
-
-async def test_no_token_is_a_401_with_a_bearer_challenge(anonymous: httpx.AsyncClient) -> None:
-    response = await anonymous.get(ORDERS)
-
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}"'
-    assert response.json()["error"]["code"] == "unauthenticated"
-
-
-@pytest.mark.parametrize("make", INVALID_TOKENS.values(), ids=INVALID_TOKENS.keys())
-async def test_an_invalid_token_is_a_401_invalid_token(
-    anonymous: httpx.AsyncClient, token_settings: Settings, make: Token
-) -> None:
-    response = await anonymous.get(ORDERS, headers=access.headers(bearer(make(token_settings))))
-
-    assert response.status_code == 401
-    assert response.headers["www-authenticate"] == f'Bearer realm="{REALM}", error="invalid_token"'
-    assert response.json()["error"] == {
-        "code": "invalid_credentials",
-        "message": "The credentials are not valid.",
-        "details": [],
-    }
-
-
-async def test_another_authorization_scheme_is_a_401_invalid_token(
-    anonymous: httpx.AsyncClient,
-) -> None:
-    response = await anonymous.get(ORDERS, headers={"Authorization": "Basic YWxpY2U6c2VjcmV0"})
-
-    assert response.status_code == 401
-    assert 'error="invalid_token"' in response.headers["www-authenticate"]
-
-
-async def test_a_read_only_token_may_read_but_not_write(
-    anonymous: httpx.AsyncClient, grant: access.Grant
-) -> None:
-    headers = access.headers(await grant(Permission.ORDERS_READ))
-
-    listed = await anonymous.get(ORDERS, headers=headers)
-    created = await anonymous.post(ORDERS, json=ORDER, headers=headers)
-
-    assert listed.status_code == 200
-    assert created.status_code == 403
-    assert created.headers["www-authenticate"] == (
-        f'Bearer realm="{REALM}", error="insufficient_scope", scope="orders:write"'
-    )
-    assert created.json()["error"]["code"] == "permission_denied"
-
-
-async def test_tokens_never_reach_the_logs(
-    anonymous: httpx.AsyncClient, token_settings: Settings, grant: access.Grant, service_log: io.StringIO
-) -> None:
-    tampered = with_payload(signed(token_settings), sub="root")
-    read_only = await grant(Permission.ORDERS_READ)
-    assert read_only is not None
-
-    refused = await anonymous.get(ORDERS, headers=access.headers(bearer(tampered)))
-    denied = await anonymous.post(ORDERS, json=ORDER, headers=access.headers(read_only))
-
-    assert (refused.status_code, denied.status_code) == (401, 403)
-    logged = service_log.getvalue()
-    assert "authentication_failed" in logged
-    assert "permission_denied" in logged
-    for token in (tampered, read_only.secret):
-        for part in token.split("."):
-            assert part not in logged
-{%- else %}
-
-
-def caller(channel: aio.Channel, credentials: Credentials | None) -> OrdersClient:
-    return OrdersClient(channel, metadata=access.metadata(credentials))
-
-
-async def failure(call: object) -> aio.AioRpcError:
-    with pytest.raises(aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    return caught.value
-
-
-async def test_a_valid_token_may_write_and_read(
-    channel: aio.Channel, token_settings: Settings, customer_id: str
-) -> None:
-    client = caller(channel, bearer(issue_token(token_settings, "alice", Permission)))
-
-    created = await client.create_order(new_order(customer_id))
-
-    assert (await client.get_order(created.id)).id == created.id
-
-
-async def test_no_token_is_unauthenticated(channel: aio.Channel) -> None:
-    error = await failure(caller(channel, None).list_orders(orders_pb2.ListOrdersRequest()))
-
-    assert error.code() == StatusCode.UNAUTHENTICATED
-    assert error.details() == "This call needs credentials."
-
-
-@pytest.mark.parametrize("make", INVALID_TOKENS.values(), ids=INVALID_TOKENS.keys())
-async def test_an_invalid_token_is_unauthenticated(
-    channel: aio.Channel, token_settings: Settings, make: Token
-) -> None:
-    client = caller(channel, bearer(make(token_settings)))
-
-    error = await failure(client.list_orders(orders_pb2.ListOrdersRequest()))
-
-    assert error.code() == StatusCode.UNAUTHENTICATED
-    assert error.details() == "The credentials are not valid."
-
-
-async def test_a_read_only_token_may_read_but_not_write(
-    channel: aio.Channel, grant: access.Grant, customer_id: str
-) -> None:
-    client = caller(channel, await grant(Permission.ORDERS_READ))
-
-    await client.list_orders(orders_pb2.ListOrdersRequest())
-    error = await failure(client.create_order(new_order(customer_id)))
-
-    assert error.code() == StatusCode.PERMISSION_DENIED
-    assert "orders:write" in (error.details() or "")
-
-
-async def test_tokens_never_reach_the_logs(
-    channel: aio.Channel,
-    token_settings: Settings,
-    grant: access.Grant,
-    customer_id: str,
-    service_log: io.StringIO,
-) -> None:
-    tampered = with_payload(signed(token_settings), sub="root")
-    read_only = await grant(Permission.ORDERS_READ)
-    assert read_only is not None
-
-    refused = await failure(
-        caller(channel, bearer(tampered)).list_orders(orders_pb2.ListOrdersRequest())
-    )
-    denied = await failure(caller(channel, read_only).create_order(new_order(customer_id)))
-
-    assert (refused.code(), denied.code()) == (
-        StatusCode.UNAUTHENTICATED,
-        StatusCode.PERMISSION_DENIED,
-    )
-    logged = service_log.getvalue()
-    assert "authentication_failed" in logged
-    assert "permission_denied" in logged
-    for token in (tampered, read_only.secret):
-        for part in token.split("."):
-            assert part not in logged
-{%- endif %}

@@ -12,17 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-{%- if cookiecutter.api == "grpc" %}
 
-from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
-{%- endif %}
-from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.container import open_event_store, open_storage
 from {{ cookiecutter.package_name }}.settings import Settings
-{%- if cookiecutter.api == "grpc" %}
-from tests.api.grpc.calls import new_order
-{%- endif %}
-from tests.support import access
+from tests.support.access import PlaceOrders
 from tests.support.broker import BrokerServer
 from tests.support.processes import free_port, start_command
 from tests.support.tcp_proxy import TcpProxy
@@ -35,12 +28,10 @@ class Process:
     """One service process, with its probe port."""
 
     def __init__(self, command: str, settings: Settings, **environment: str) -> None:
-        self.http_port = free_port()
+        ports = {"HTTP_PORT": str(free_port())} | environment
         self.command = command
-        self.environment = environment
-        self.popen: subprocess.Popen[bytes] = start_command(
-            command, settings, HTTP_PORT=str(self.http_port), **environment
-        )
+        self.http_port = int(ports["HTTP_PORT"])
+        self.popen: subprocess.Popen[bytes] = start_command(command, settings, **ports)
 
     async def readiness(self) -> int:
         """The status ``/readyz`` answers (0 while nothing listens)."""
@@ -52,6 +43,7 @@ class Process:
 
     async def wait_for_readiness(self, status: int) -> None:
         """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
+
         async def answers() -> bool:
             assert self.popen.poll() is None, f"{self.command} exited"
             return await self.readiness() == status
@@ -88,46 +80,17 @@ async def stopped_cleanly(*processes: Process) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def service(settings: Settings, broker_settings: Settings) -> AsyncIterator[tuple[Process, ...]]:
+async def service(
+    settings: Settings, broker_settings: Settings, serve_environment: dict[str, str]
+) -> AsyncIterator[tuple[Process, ...]]:
     """``serve`` on ``settings``; ``relay`` and ``consume`` on ``broker_settings``."""
-{%- if cookiecutter.api == "grpc" %}
-    api = Process("serve", settings, GRPC_PORT=str(free_port()))
-{%- else %}
-    api = Process("serve", settings)
-{%- endif %}
+    api = Process("serve", settings, **serve_environment)
     relay = Process("relay", broker_settings)
     consume = Process("consume", broker_settings)
     async with stopped_cleanly(api, relay, consume):
         for process in (api, relay, consume):
             await process.wait_for_readiness(200)
         yield api, relay, consume
-
-
-async def place_orders(
-    api: Process, credentials: Credentials | None, customer_id: str, count: int
-) -> None:
-    """Place ``count`` orders through the running API."""
-{%- if cookiecutter.api == "grpc" %}
-    async with open_channel(f"127.0.0.1:{api.environment['GRPC_PORT']}") as channel:
-        client = OrdersClient(channel, metadata=access.metadata(credentials))
-        for _ in range(count):
-            await client.create_order(new_order(customer_id))
-{%- else %}
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{api.http_port}", headers=access.headers(credentials)
-    ) as http:
-        for _ in range(count):
-            created = await http.post(
-                "/v1/orders",
-                json={
-                    "customer_id": customer_id,
-                    "currency": "EUR",
-                    "lines": [{"sku": "SKU-1", "quantity": 1, "unit_price_minor": 100}],
-                },
-                headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
-            )
-            assert created.status_code == 201, created.text
-{%- endif %}
 
 
 async def orders_placed(settings: Settings, customer_id: str) -> int:
@@ -142,6 +105,7 @@ async def orders_placed(settings: Settings, customer_id: str) -> int:
 
 async def wait_for_tally(settings: Settings, customer_id: str, expected: int) -> None:
     """Poll the tally until it reaches ``expected``, then check it stays there."""
+
     async def reached() -> bool:
         return await orders_placed(settings, customer_id) >= expected
 
@@ -151,26 +115,34 @@ async def wait_for_tally(settings: Settings, customer_id: str, expected: int) ->
 
 
 async def test_orders_placed_through_the_api_reach_the_consumer_once(
-    events_settings: Settings, credentials: Credentials | None, customer_id: str
+    events_settings: Settings,
+    serve_environment: dict[str, str],
+    place_orders: PlaceOrders,
+    customer_id: str,
 ) -> None:
-    async with service(events_settings, events_settings) as (api, _, _):
-        await place_orders(api, credentials, customer_id, 5)
+    async with service(events_settings, events_settings, serve_environment):
+        await place_orders(customer_id, 5)
         await wait_for_tally(events_settings, customer_id, 5)
 
 
 async def test_a_broker_outage_delays_events_but_loses_none(
     events_settings: Settings,
     broker_server: BrokerServer,
-    credentials: Credentials | None,
+    serve_environment: dict[str, str],
+    place_orders: PlaceOrders,
     customer_id: str,
 ) -> None:
     async with TcpProxy(*broker_server.address(events_settings)) as proxy:
         through_proxy = broker_server.through(events_settings, proxy.port)
-        async with service(events_settings, through_proxy) as (api, relay, consume):
+        async with service(events_settings, through_proxy, serve_environment) as (
+            _,
+            relay,
+            consume,
+        ):
             proxy.cut()
             await relay.wait_for_readiness(503)
             await consume.wait_for_readiness(503)
-            await place_orders(api, credentials, customer_id, 5)
+            await place_orders(customer_id, 5)
             await asyncio.sleep(1.0)
             assert await orders_placed(events_settings, customer_id) == 0
 

@@ -17,6 +17,14 @@ class Grant(Protocol):
         ...
 
 
+class PlaceOrders(Protocol):
+    """Places orders through the API of a running ``serve`` process, as a caller would."""
+
+    def __call__(self, customer_id: str, count: int) -> Awaitable[None]:
+        """Place ``count`` orders for ``customer_id``, as a caller that may do everything."""
+        ...
+
+
 def headers(credentials: Credentials | None) -> dict[str, str]:
     """The HTTP headers that carry ``credentials``."""
     if credentials is None:
@@ -29,3 +37,8 @@ def headers(credentials: Credentials | None) -> dict[str, str]:
 def metadata(credentials: Credentials | None) -> tuple[tuple[str, str], ...]:
     """The gRPC metadata that carries ``credentials`` (keys in lower case, as gRPC requires)."""
     return tuple((key.lower(), value) for key, value in headers(credentials).items())
+
+
+def bearer(token: str) -> Credentials:
+    """``token`` as a bearer token."""
+    return Credentials(CredentialScheme.BEARER, token)

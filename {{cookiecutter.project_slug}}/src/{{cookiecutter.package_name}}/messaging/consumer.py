@@ -17,8 +17,8 @@ from {{ cookiecutter.package_name }}.application.customer_activity import Custom
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import MalformedEventError, from_message
+from {{ cookiecutter.package_name }}.messaging.metrics import CONSUMER_LATENCY, CONSUMER_MESSAGES
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Delivery
-from {{ cookiecutter.package_name }}.observability.metrics import CONSUMER_LATENCY, CONSUMER_MESSAGES
 from {{ cookiecutter.package_name }}.observability.tracing import continued_trace, log_fields
 from {{ cookiecutter.package_name }}.settings import Settings
 

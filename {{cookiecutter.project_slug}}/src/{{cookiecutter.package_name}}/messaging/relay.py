@@ -19,13 +19,13 @@ from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
-from {{ cookiecutter.package_name }}.messaging.port import Broker
-from {{ cookiecutter.package_name }}.observability.metrics import (
+from {{ cookiecutter.package_name }}.messaging.metrics import (
     OUTBOX_LAG,
     OUTBOX_PENDING,
     OUTBOX_PUBLISH_FAILURES,
     OUTBOX_PUBLISHED,
 )
+from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.events import OutboxRelayStore
 

@@ -1,12 +1,22 @@
-"""Readiness: whether the service's dependencies answer, for every transport's probes."""
+"""Liveness and readiness, answered the same way by every process and transport.
+
+``/healthz`` says the process answers (restart it if not); ``/readyz`` says
+every dependency answers (else 503 and which one failed, so the instance leaves
+the rotation). The REST API and the HTTP probe port both answer with these.
+"""
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.responses import JSONResponse
 
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.storage.port import Storage
 
 READINESS_TIMEOUT_SECONDS = 2.0
+
+# A readiness check: whether one dependency answers.
+type Check = Callable[[], Awaitable[bool]]
 
 
 async def answers(ping: Callable[[], Awaitable[None]]) -> bool:
@@ -22,3 +32,17 @@ async def answers(ping: Callable[[], Awaitable[None]]) -> bool:
 async def database_ready(storage: Storage) -> bool:
     """Whether the database answers within the readiness timeout."""
     return await answers(storage.ping)
+
+
+def liveness_response() -> JSONResponse:
+    """The process answers; checks no dependency, on purpose."""
+    return JSONResponse({"status": "ok", "checks": {}})
+
+
+async def readiness_response(checks: Mapping[str, Check]) -> JSONResponse:
+    """200 when every check passes; else 503, naming the check that failed."""
+    results = await asyncio.gather(*(check() for check in checks.values()))
+    report = {name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)}
+    if all(results):
+        return JSONResponse({"status": "ready", "checks": report})
+    return JSONResponse({"status": "unavailable", "checks": report}, status_code=503)

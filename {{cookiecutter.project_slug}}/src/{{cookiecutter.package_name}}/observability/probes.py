@@ -1,45 +1,36 @@
-"""Probes and metrics over HTTP, for processes whose own work is not HTTP.
+"""The HTTP probe port, for processes whose own work is not HTTP.
 
-A gRPC server, the outbox relay and the event consumer each serve ``/healthz``
-(the process answers), ``/readyz`` (every dependency answers; else 503, so the
-instance leaves the rotation) and ``/metrics`` for Prometheus. No API here.
+A gRPC server, the outbox relay and the event consumer each serve ``/healthz``,
+``/readyz`` and ``/metrics`` here (see ``health.py``), with uvicorn, the server
+the REST API runs on too. No API here.
 """
 
 import asyncio
-import logging
-from collections.abc import Awaitable, Callable, Mapping
+import socket
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-Check = Callable[[], Awaitable[bool]]
+from {{ cookiecutter.package_name }}.observability.health import Check, liveness_response, readiness_response
+from {{ cookiecutter.package_name }}.observability.metrics import metrics_response
 
 
 def create_probe_app(checks: Mapping[str, Check]) -> Starlette:
     """The probe routes; ``checks`` name each dependency readiness waits for."""
 
-    async def liveness(_: Request) -> JSONResponse:
-        """The process answers; checks no dependency, on purpose."""
-        return JSONResponse({"status": "ok", "checks": {}})
+    async def liveness(_: Request) -> Response:
+        return liveness_response()
 
-    async def readiness(_: Request) -> JSONResponse:
-        """Every check passes; else 503 and which one failed."""
-        results = await asyncio.gather(*(check() for check in checks.values()))
-        report = {
-            name: "ok" if ok else "unavailable" for name, ok in zip(checks, results, strict=True)
-        }
-        if all(results):
-            return JSONResponse({"status": "ready", "checks": report})
-        return JSONResponse({"status": "unavailable", "checks": report}, status_code=503)
+    async def readiness(_: Request) -> Response:
+        return await readiness_response(checks)
 
     async def metrics(_: Request) -> Response:
-        """Every metric of this process, in the Prometheus text format."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return metrics_response()
 
     return Starlette(
         routes=[
@@ -50,14 +41,38 @@ def create_probe_app(checks: Mapping[str, Check]) -> Starlette:
     )
 
 
+class _ProbeServer(uvicorn.Server):
+    """uvicorn inside a process that handles its own signals: it installs none of its own."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Bound here, so a taken port raises ``OSError`` to the caller (uvicorn would exit)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
+
+
 async def serve_probes(
     app: Starlette, host: str, port: int, shutdown_trigger: Callable[[], Awaitable[object]]
 ) -> None:
     """Serve ``app`` on ``host:port`` until ``shutdown_trigger`` returns."""
-    config = Config()
-    config.bind = [f"{host}:{port}"]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.graceful_timeout = 1.0
-    # hypercorn types ASGI apps more narrowly than Starlette declares its __call__.
-    await serve(app, config, shutdown_trigger=shutdown_trigger)  # type: ignore[arg-type]
+    config = uvicorn.Config(
+        app,
+        access_log=False,
+        log_config=None,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
+    server = _ProbeServer(config)
+    with _listening_socket(host, port) as listening:
+        serving = asyncio.create_task(server.serve(sockets=[listening]))
+        stopping = asyncio.ensure_future(shutdown_trigger())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            server.should_exit = True  # uvicorn notices within a tick (0.1 s)
+            stopping.cancel()
+        await serving

@@ -17,8 +17,8 @@ import structlog
 from grpc import aio
 
 from {{ cookiecutter.package_name }}.api.grpc.errors import GRPC_STATUS, INTERNAL_ERROR, rich_status
+from {{ cookiecutter.package_name }}.api.grpc.metrics import GRPC_HANDLED, GRPC_LATENCY
 from {{ cookiecutter.package_name }}.domain.errors import ServiceError
-from {{ cookiecutter.package_name }}.observability.metrics import GRPC_HANDLED, GRPC_LATENCY
 from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS, continued_trace, log_fields
 
 REQUEST_ID_KEY = "x-request-id"

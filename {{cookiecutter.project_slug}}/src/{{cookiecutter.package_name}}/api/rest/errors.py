@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from {{ cookiecutter.package_name }}.api.rest.caller import FAILURE_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import rate_limit_headers
 from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorBody, ErrorDetail, ErrorEnvelope
 from {{ cookiecutter.package_name }}.auth.errors import PermissionDeniedError, RateLimitedError, UnauthenticatedError
@@ -41,23 +42,22 @@ _HTTP_CODES: dict[int, str] = {
     415: "unsupported_media_type",
 }
 
+# The errors of every auth mode; the mode's caller module adds its refusals (401, 403).
+_DOCUMENTED_ERRORS: dict[int, str] = {
+    400: "Malformed request",
+    404: "Not found",
+    409: "Conflict with the resource's state or a concurrent request",
+    412: "The If-Match version is not the current one",
+    422: "Validation failed",
+    429: "Too many requests; retry after the Retry-After delay",
+    500: "Unexpected error",
+    503: "A dependency is unavailable; retry after the Retry-After delay",
+}
+
 # Every error response the API documents, for the OpenAPI document.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": description}
-    for status, description in {
-        400: "Malformed request",
-{%- if cookiecutter.auth != "none" %}
-        401: "Missing or invalid credentials; see WWW-Authenticate",
-        403: "The credentials lack the permission this call needs",
-{%- endif %}
-        404: "Not found",
-        409: "Conflict with the resource's state or a concurrent request",
-        412: "The If-Match version is not the current one",
-        422: "Validation failed",
-        429: "Too many requests; retry after the Retry-After delay",
-        500: "Unexpected error",
-        503: "A dependency is unavailable; retry after the Retry-After delay",
-    }.items()
+    for status, description in sorted((_DOCUMENTED_ERRORS | FAILURE_RESPONSES).items())
 }
 
 

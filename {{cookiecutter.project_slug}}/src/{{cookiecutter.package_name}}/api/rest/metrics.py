@@ -1,12 +1,17 @@
-"""``/metrics`` in the Prometheus text format, for the scraper, not for API clients."""
+"""The RED signals (rate, errors, duration) of the HTTP API, by route template."""
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import Counter, Histogram
 
-router = APIRouter(include_in_schema=False)
+from {{ cookiecutter.package_name }}.observability.metrics import LATENCY_BUCKETS
 
-
-@router.get("/metrics")
-async def metrics() -> Response:
-    """Every metric of this process."""
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+HTTP_REQUESTS = Counter(
+    "http_server_requests",
+    "HTTP requests handled, by route template and status code.",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "http_server_request_duration_seconds",
+    "Time from request start to the last byte of the response.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)

@@ -15,7 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from {{ cookiecutter.package_name }}.api.rest.errors import envelope
-from {{ cookiecutter.package_name }}.observability.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from {{ cookiecutter.package_name }}.api.rest.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS, continued_trace, log_fields
 
 REQUEST_ID_HEADER = "X-Request-ID"

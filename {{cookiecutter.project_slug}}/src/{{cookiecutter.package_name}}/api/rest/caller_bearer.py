@@ -1,0 +1,34 @@
+"""Bearer tokens on REST: how a caller presents them and how the OpenAPI document shows it."""
+
+from typing import Annotated
+
+from fastapi import Request, Security
+from fastapi.openapi.models import HTTPBearer
+from fastapi.security.base import SecurityBase
+
+from {{ cookiecutter.package_name }}.auth.credentials import API_KEY_HEADER, Credentials, extract_credentials
+
+# The refusals every guarded route documents, besides the errors of every mode.
+FAILURE_RESPONSES: dict[int, str] = {
+    401: "Missing or invalid credentials; see WWW-Authenticate",
+    403: "The credentials lack the permission this call needs",
+}
+
+
+class CallerCredentials(SecurityBase):
+    """The credentials a request carries, read as every transport reads them."""
+
+    def __init__(self) -> None:
+        self.model = HTTPBearer(
+            bearerFormat="JWT", description="An access token: `Authorization: Bearer <token>`."
+        )
+        self.scheme_name = "BearerToken"
+
+    async def __call__(self, request: Request) -> Credentials | None:
+        """``Authorization: Bearer …`` or the API key header, if present."""
+        return extract_credentials(
+            request.headers.get("Authorization"), request.headers.get(API_KEY_HEADER)
+        )
+
+
+Caller = Annotated[Credentials | None, Security(CallerCredentials())]

@@ -1,0 +1,53 @@
+"""The gRPC guard of a service that authenticates its callers (jwt, oauth2, api_key).
+
+Every mode must give these statuses: the attacks on each kind of credential
+live beside it (``test_jwt.py``, ``test_oauth2.py``, ``test_api_keys.py``).
+"""
+
+from uuid import uuid4
+
+import grpc
+
+from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
+from {{ cookiecutter.package_name }}.auth.credentials import Credentials
+from {{ cookiecutter.package_name }}.auth.principal import Permission
+from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.api.grpc.calls import details_of, new_order
+from tests.api.grpc.guarded import channel_to, failure
+from tests.support import access
+from tests.support.access import Grant
+
+
+async def test_a_call_without_credentials_is_unauthenticated(settings: Settings) -> None:
+    async with channel_to(settings) as channel:
+        error = details_of(await failure(OrdersClient(channel).get_order(str(uuid4()))))
+
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED
+    assert error.reason == "UNAUTHENTICATED"
+
+
+async def test_invalid_credentials_are_unauthenticated(
+    settings: Settings, credentials: Credentials | None
+) -> None:
+    assert credentials is not None
+    forged = Credentials(credentials.scheme, credentials.secret[:-4] + "AAAA")
+    async with channel_to(settings) as channel:
+        client = OrdersClient(channel, metadata=access.metadata(forged))
+        error = details_of(await failure(client.get_order(str(uuid4()))))
+
+    assert error.code == grpc.StatusCode.UNAUTHENTICATED
+    assert error.reason == "INVALID_CREDENTIALS"
+    assert error.message == "The credentials are not valid."
+
+
+async def test_a_caller_without_the_permission_is_denied(settings: Settings, grant: Grant) -> None:
+    reader = await grant(Permission.ORDERS_READ, subject=f"reader-{uuid4().hex[:8]}")
+    async with channel_to(settings) as channel:
+        client = OrdersClient(channel, metadata=access.metadata(reader))
+        listed = await client.list_orders(orders_pb2.ListOrdersRequest(page_size=1))
+        error = details_of(await failure(client.create_order(new_order("denied"))))
+
+    assert listed is not None
+    assert error.code == grpc.StatusCode.PERMISSION_DENIED
+    assert error.reason == "PERMISSION_DENIED"
