@@ -20,13 +20,15 @@ from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
 from {{ cookiecutter.package_name }}.storage.events import EventStore
 {%- endif %}
 {%- if cookiecutter.database == "postgres" %}
+{%- if cookiecutter.queue == "none" %}
+from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
+{%- endif %}
+from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.storage.postgres.api_keys import PostgresApiKeyStore
 {%- endif %}
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.storage.postgres.events import PostgresEventStore, PostgresOutbox
-{%- else %}
-from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.postgres.storage import PostgresStorage
 {%- else %}
@@ -35,12 +37,13 @@ from {{ cookiecutter.package_name }}.storage.mongo.api_keys import MongoApiKeySt
 {%- endif %}
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.storage.mongo.events import MongoEventStore, MongoOutbox
-{%- else %}
-from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.mongo.storage import MongoStorage
+{%- if cookiecutter.queue == "none" %}
+from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import Migrator
+{%- endif %}
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 

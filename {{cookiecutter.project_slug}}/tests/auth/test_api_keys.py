@@ -209,7 +209,10 @@ async def test_a_wrong_secret_with_a_known_id_and_a_valid_checksum_is_refused(
 
 
 async def test_a_revoked_key_is_refused(
-    issuer: ApiKeyIssuer, authenticator: ApiKeyAuthenticator, api_keys: ApiKeyStore, client_name: str
+    issuer: ApiKeyIssuer,
+    authenticator: ApiKeyAuthenticator,
+    api_keys: ApiKeyStore,
+    client_name: str,
 ) -> None:
     issued = await issuer.issue(client_name, [READ])
     await authenticator.authenticate(issued.key)
@@ -250,7 +253,10 @@ async def test_a_new_hash_secret_invalidates_every_key(
 
 
 async def test_two_keys_of_one_client_both_work_until_one_is_revoked(
-    issuer: ApiKeyIssuer, authenticator: ApiKeyAuthenticator, api_keys: ApiKeyStore, client_name: str
+    issuer: ApiKeyIssuer,
+    authenticator: ApiKeyAuthenticator,
+    api_keys: ApiKeyStore,
+    client_name: str,
 ) -> None:
     old = await issuer.issue(client_name, [READ, WRITE])
     new = await issuer.issue(client_name, [READ, WRITE])

@@ -14,6 +14,7 @@ from {{ cookiecutter.package_name }}.messaging.port import Message
 from {{ cookiecutter.package_name }}.storage.events import PendingEvent
 from tests.messaging.orders import TRACE, order_created, pending
 
+
 def _pending() -> PendingEvent:
     return pending(order_created("c-1"))
 

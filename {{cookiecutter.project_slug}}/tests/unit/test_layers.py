@@ -84,8 +84,7 @@ def modules() -> list[tuple[str, Path]]:
 
 def test_every_import_points_inward() -> None:
     outward = [
-        f"{module} ({LAYERS[layer_of(module)]}) imports {imported} "
-        f"({LAYERS[layer_of(imported)]})"
+        f"{module} ({LAYERS[layer_of(module)]}) imports {imported} ({LAYERS[layer_of(imported)]})"
         for module, path in modules()
         for imported in sorted(own_imports(path))
         if layer_of(imported) > layer_of(module)
