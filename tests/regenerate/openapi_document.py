@@ -3,7 +3,8 @@
 The document is the app's own output (a drift test in every baked REST project
 compares the two). The auth modes change its shape (security schemes, 401 and
 403 responses), so this bakes each mode once under marker names, asks the app
-for its document, and writes one Jinja template holding a document per mode:
+for its document, and writes one Jinja template holding a document per distinct
+document (the bearer modes share one):
 ``uv run python tests/regenerate/openapi_document.py``.
 """
 
@@ -51,12 +52,16 @@ def template() -> str:
     modes = choice_questions()["auth"]
     with tempfile.TemporaryDirectory() as scratch:
         documents = {auth: _document(auth, Path(scratch) / auth) for auth in modes}
+    modes_of: dict[str, list[str]] = {}  # modes with the same document share one block
+    for auth, document in documents.items():
+        modes_of.setdefault(document, []).append(auth)
     blocks = []
-    for index, (auth, document) in enumerate(documents.items()):
+    for index, (document, same) in enumerate(modes_of.items()):
         for marker, expression in MARKERS.items():
             document = document.replace(marker, expression)
         keyword = "if" if index == 0 else "elif"
-        blocks.append(f'{{% {keyword} cookiecutter.auth == "{auth}" -%}}\n{document.rstrip()}\n')
+        condition = " or ".join(f'cookiecutter.auth == "{auth}"' for auth in same)
+        blocks.append(f"{{% {keyword} {condition} -%}}\n{document.rstrip()}\n")
     return "".join(blocks) + "{% endif -%}\n"
 
 

@@ -23,9 +23,8 @@ def _resolve(document: dict[str, Any], reference: str) -> Any:
 def test_asyncapi_document_matches_the_code() -> None:
     committed = json.loads(DOCUMENT.read_text(encoding="utf-8"))
 
-    assert committed == documented(broker_adapter()), (
-        "asyncapi.json is out of date: run `uv run {{ cookiecutter.project_slug }} asyncapi`"
-    )
+    command = "uv run {{ cookiecutter.project_slug }} asyncapi"
+    assert committed == documented(broker_adapter()), f"asyncapi.json is out of date: {command}"
 
 
 def test_every_event_type_is_a_message_of_the_events_channel() -> None:

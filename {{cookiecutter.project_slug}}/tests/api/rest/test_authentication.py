@@ -21,7 +21,8 @@ async def test_a_call_without_credentials_is_401_with_a_challenge(settings: Sett
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
     challenge = response.headers["WWW-Authenticate"]
-    assert challenge == f'{challenge.split()[0]} realm="{{ cookiecutter.project_slug }}"'
+    realm = "{{ cookiecutter.project_slug }}"
+    assert challenge == f'{challenge.split()[0]} realm="{realm}"'
 
 
 async def test_invalid_credentials_are_401_invalid_token(

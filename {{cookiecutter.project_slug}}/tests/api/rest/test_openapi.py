@@ -12,9 +12,8 @@ DOCUMENT = Path(__file__).parents[3] / "openapi.json"
 def test_openapi_document_matches_the_app() -> None:
     committed = json.loads(DOCUMENT.read_text(encoding="utf-8"))
 
-    assert committed == create_app(Settings()).openapi(), (
-        "openapi.json is out of date: run `uv run {{ cookiecutter.project_slug }} openapi`"
-    )
+    command = "uv run {{ cookiecutter.project_slug }} openapi"
+    assert committed == create_app(Settings()).openapi(), f"openapi.json is out of date: {command}"
 
 
 def test_every_operation_documents_the_error_envelope() -> None:

@@ -8,6 +8,8 @@ from fastapi.security.base import SecurityBase
 
 from {{ cookiecutter.package_name }}.auth.credentials import API_KEY_HEADER, Credentials, extract_credentials
 
+# How an operator makes a key, as the OpenAPI document tells callers.
+CREATE_KEY_COMMAND = "{{ cookiecutter.project_slug }} api-keys create"
 # The refusals every guarded route documents, besides the errors of every mode.
 FAILURE_RESPONSES: dict[int, str] = {
     401: "Missing or invalid credentials; see WWW-Authenticate",
@@ -22,7 +24,7 @@ class CallerCredentials(SecurityBase):
         self.model = APIKey(
             **{"in": APIKeyIn.header},
             name=API_KEY_HEADER,
-            description="An API key from `{{ cookiecutter.project_slug }} api-keys create`.",
+            description=f"An API key from `{CREATE_KEY_COMMAND}`.",
         )
         self.scheme_name = "ApiKey"
 

@@ -6,9 +6,8 @@ from {{ cookiecutter.package_name }}.storage.postgres.schema import complete_met
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError(
-        "Run migrations with `{{ cookiecutter.project_slug }} migrate`, which provides the connection."
-    )
+    command = "{{ cookiecutter.project_slug }} migrate"
+    raise RuntimeError(f"Run migrations with `{command}`, which provides the connection.")
 
 context.configure(
     connection=connection,
