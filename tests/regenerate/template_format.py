@@ -78,12 +78,13 @@ def _ruff(project: Path, *arguments: str) -> None:
 def main() -> int:
     expressions = _expressions()
     package = expressions[PACKAGE_EXPRESSION]
+    plain = plain_sources()
     changed: list[Path] = []
     with tempfile.TemporaryDirectory() as scratch:
         project = _bake(Path(scratch))
         _ruff(project, "check", "--select", "I", "--fix")
         _ruff(project, "format")
-        for source in plain_sources():
+        for source in plain:
             relative = source.relative_to(PROJECT_TEMPLATE)
             baked = project / _render(str(relative), {"{{cookiecutter.package_name}}": package})
             fixed = _unrender(baked.read_text(encoding="utf-8"), expressions)
@@ -96,7 +97,7 @@ def main() -> int:
     tagged = [
         path.relative_to(PROJECT_TEMPLATE)
         for path in sorted(PROJECT_TEMPLATE.rglob("*.py"))
-        if path not in set(plain_sources())
+        if path not in plain
     ]
     print(f"{len(tagged)} files with tags, to check by hand:", *tagged, sep="\n  ")
     return 0

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from {{ cookiecutter.package_name }}.auth.principal import Permission
+
 # Where a command module adds its commands (``register(commands)``).
 type Commands = argparse._SubParsersAction[argparse.ArgumentParser]  # argparse's own type
 
@@ -17,6 +19,17 @@ def positive_int(text: str) -> int:
         message = f"must be at least 1, not {value}"
         raise argparse.ArgumentTypeError(message)
     return value
+
+
+def add_scope_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--scope``, required and repeatable, one of the service's permissions each time."""
+    parser.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        choices=[permission.value for permission in Permission],
+        help=help_text,
+    )
 
 
 def write_document(document: dict[str, Any], output: str) -> None:

@@ -100,19 +100,16 @@ def open_authenticator(settings: Settings, storage: {{ storage_class }}) -> Auth
 {%- if cookiecutter.auth == "jwt" %}
     from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator
 
-    del storage  # tokens carry everything: no lookup
     return JwtAuthenticator.from_settings(settings)
 {%- elif cookiecutter.auth == "oauth2" %}
     from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
 
-    del storage  # tokens carry everything: no lookup
     return OAuth2Authenticator.from_settings(settings)
 {%- elif cookiecutter.auth == "api_key" %}
     from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyAuthenticator
 
     return ApiKeyAuthenticator.from_settings(settings, open_api_key_store(storage))
 {%- else %}
-    del settings, storage  # a gateway authenticates
     return None
 {%- endif %}
 

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyIssuer
-from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.console import Commands, positive_int, write_record
+from {{ cookiecutter.package_name }}.console import Commands, add_scope_option, positive_int, write_record
 from {{ cookiecutter.package_name }}.container import open_api_key_store, open_storage
 from {{ cookiecutter.package_name }}.domain.clock import utc_now
 from {{ cookiecutter.package_name }}.settings import Settings, get_settings
@@ -86,13 +85,7 @@ def register(commands: Commands) -> None:
     key_actions = keys_parser.add_subparsers(dest="action", required=True)
     creating = key_actions.add_parser("create", help="create a key and print it (shown once)")
     creating.add_argument("--client", required=True, help="who the key is for (its subject)")
-    creating.add_argument(
-        "--scope",
-        action="append",
-        required=True,
-        choices=[permission.value for permission in Permission],
-        help="a permission the key grants; repeat for several",
-    )
+    add_scope_option(creating, "a permission the key grants; repeat for several")
     creating.add_argument("--expires-in-days", type=positive_int, help="default: never expires")
     listing_keys = key_actions.add_parser("list", help="print keys as JSON lines, no secrets")
     listing_keys.add_argument("--client", help="only this client's keys")

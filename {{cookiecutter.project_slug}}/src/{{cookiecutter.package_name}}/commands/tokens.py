@@ -7,7 +7,7 @@ from datetime import timedelta
 import structlog
 
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.console import Commands
+from {{ cookiecutter.package_name }}.console import Commands, add_scope_option
 from {{ cookiecutter.package_name }}.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -54,13 +54,7 @@ def register(commands: Commands) -> None:
     token_parser.add_argument(
         "--subject", type=_subject, required=True, help="who the token names (sub)"
     )
-    token_parser.add_argument(
-        "--scope",
-        action="append",
-        required=True,
-        choices=[permission.value for permission in Permission],
-        help="a permission to grant; repeat for several",
-    )
+    add_scope_option(token_parser, "a permission to grant; repeat for several")
     token_parser.add_argument(
         "--ttl-seconds", type=_ttl_seconds, help="lifetime (default: JWT_TOKEN_TTL_SECONDS)"
     )
