@@ -15,7 +15,7 @@ import structlog
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
+from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import MalformedEventError, from_message
 from {{ cookiecutter.package_name }}.messaging.metrics import CONSUMER_LATENCY, CONSUMER_MESSAGES
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Delivery

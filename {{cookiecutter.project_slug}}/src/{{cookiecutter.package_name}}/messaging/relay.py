@@ -17,7 +17,7 @@ import structlog
 
 from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-from {{ cookiecutter.package_name }}.messaging.backoff import backoff_seconds
+from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.metrics import (
     OUTBOX_LAG,

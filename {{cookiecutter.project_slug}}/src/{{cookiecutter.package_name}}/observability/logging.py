@@ -9,6 +9,7 @@ import sys
 from typing import TextIO
 
 import orjson
+import stamina
 import structlog
 from structlog.typing import Processor
 
@@ -53,3 +54,5 @@ def configure_logging(
         logging.getLogger(name).propagate = True
     # The request middleware logs each request with its id; uvicorn's line would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
+    # Each retry loop of the service logs its own line, with what it retries (resilience.retries).
+    stamina.instrumentation.set_on_retry_hooks(())
