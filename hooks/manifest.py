@@ -20,6 +20,7 @@ _EVENT_PATHS = (
     "asyncapi.json",
     "src/{package}/application/customer_activity.py",
     "src/{package}/commands/events.py",
+    "src/{package}/fulfilment",
     "src/{package}/messaging",
     "src/{package}/observability/probes.py",
     "src/{package}/storage/events.py",

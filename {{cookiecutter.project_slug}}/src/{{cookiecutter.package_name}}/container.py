@@ -10,7 +10,16 @@ from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
 {%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
+from {{ cookiecutter.package_name }}.fulfilment.http import HttpFulfilment
+from {{ cookiecutter.package_name }}.fulfilment.port import Fulfilment
 from {{ cookiecutter.package_name }}.messaging.port import Broker, BrokerAdapter, Topology
+{%- endif %}
+from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
+from {{ cookiecutter.package_name }}.resilience.breaker.port import BreakerStore
+from {{ cookiecutter.package_name }}.resilience.breaker.redis import RedisBreakerStore
+{%- if cookiecutter.queue != "none" %}
+from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.auth == "api_key" %}
@@ -46,6 +55,12 @@ from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
+# A circuit's record in Redis outlives its longest window many times over; unused, it goes.
+CIRCUIT_RECORD_TTL_SECONDS = 3600
+{%- if cookiecutter.queue != "none" %}
+FULFILMENT = "fulfilment"
+{%- endif %}
+
 
 @dataclass(frozen=True, slots=True)
 class Container:
@@ -55,6 +70,7 @@ class Container:
     storage: {{ storage_class }}
     orders: OrderService
     guard: Guard
+    breakers: BreakerStore
 {%- if cookiecutter.queue != "none" %}
     events: EventStore
 {%- endif %}
@@ -95,7 +111,21 @@ def open_api_key_store(storage: {{ storage_class }}) -> ApiKeyStore:
 {%- endif %}
 
 
-def open_authenticator(settings: Settings, storage: {{ storage_class }}) -> Authenticator | None:
+def open_breaker_store(settings: Settings) -> BreakerStore:
+    """Circuits shared by every replica through Redis when ``CIRCUIT_BREAKER_REDIS_URL`` is set."""
+    if settings.circuit_breaker_redis_url is None:
+        return MemoryBreakerStore()
+    return RedisBreakerStore.from_url(
+        str(settings.circuit_breaker_redis_url),
+        key_prefix=settings.circuit_breaker_key_prefix,
+        timeout_seconds=settings.circuit_breaker_redis_timeout_seconds,
+        ttl_seconds=CIRCUIT_RECORD_TTL_SECONDS,
+    )
+
+
+def open_authenticator(
+    settings: Settings, storage: {{ storage_class }}, breakers: BreakerStore
+) -> Authenticator | None:
     """The authentication mode chosen for this service; ``None`` leaves it to a gateway."""
 {%- if cookiecutter.auth == "jwt" %}
     from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator
@@ -104,7 +134,7 @@ def open_authenticator(settings: Settings, storage: {{ storage_class }}) -> Auth
 {%- elif cookiecutter.auth == "oauth2" %}
     from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
 
-    return OAuth2Authenticator.from_settings(settings)
+    return OAuth2Authenticator.from_settings(settings, breakers)
 {%- elif cookiecutter.auth == "api_key" %}
     from {{ cookiecutter.package_name }}.auth.api_keys import ApiKeyAuthenticator
 
@@ -161,6 +191,47 @@ async def open_broker(settings: Settings) -> AsyncIterator[Broker]:
 def broker_topology(namespace: str) -> Topology:
     """The names the chosen broker adapter declares for ``namespace``."""
     return broker_adapter().topology(namespace)
+
+
+@asynccontextmanager
+async def open_fulfilment(settings: Settings, breakers: BreakerStore) -> AsyncIterator[Fulfilment]:
+    """The fulfilment system at ``FULFILMENT_URL``, or none when it is empty; closed on exit.
+{%- if cookiecutter.auth == "oauth2" %}
+
+    With ``OAUTH2_CLIENT_ID`` set, each call carries this service's own access
+    token (client credentials), renewed before it expires and after a 401.
+{%- endif %}
+    """
+    if settings.fulfilment_url is None:
+        yield NoFulfilment()
+        return
+{%- if cookiecutter.auth == "oauth2" %}
+    from {{ cookiecutter.package_name }}.auth.client_credentials import BearerAuth, ClientCredentials
+
+    tokens = (
+        ClientCredentials.from_settings(settings, breakers)
+        if settings.oauth2_client_id is not None
+        else None
+    )
+    client = DownstreamClient.for_downstream(
+        FULFILMENT,
+        settings.fulfilment,
+        breakers,
+        auth=BearerAuth(tokens) if tokens is not None else None,
+    )
+    try:
+        yield HttpFulfilment(client, str(settings.fulfilment_url))
+    finally:
+        await client.aclose()
+        if tokens is not None:
+            await tokens.close()
+{%- else %}
+    client = DownstreamClient.for_downstream(FULFILMENT, settings.fulfilment, breakers)
+    try:
+        yield HttpFulfilment(client, str(settings.fulfilment_url))
+    finally:
+        await client.aclose()
+{%- endif %}
 {%- endif %}
 
 
@@ -177,8 +248,11 @@ async def check_configuration(settings: Settings) -> None:
 async def build_container(settings: Settings) -> AsyncIterator[Container]:
     """Connect the adapters and the use cases; release everything on exit."""
     storage = open_storage(settings)
+    breakers = open_breaker_store(settings)
     try:
-        guard = Guard(open_authenticator(settings, storage), RateLimiter.from_settings(settings))
+        guard = Guard(
+            open_authenticator(settings, storage, breakers), RateLimiter.from_settings(settings)
+        )
         try:
             orders = OrderService(
                 storage, idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds)
@@ -188,6 +262,7 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 storage=storage,
                 orders=orders,
                 guard=guard,
+                breakers=breakers,
 {%- if cookiecutter.queue != "none" %}
                 events=open_event_store(storage),
 {%- endif %}
@@ -195,4 +270,5 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
         finally:
             await guard.close()
     finally:
+        await breakers.close()
         await storage.close()

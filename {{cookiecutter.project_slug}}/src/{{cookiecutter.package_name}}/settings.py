@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 {%- endif %}
 
 from limits import parse
-from pydantic import Field, {% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, {% if cookiecutter.auth in ("jwt", "api_key", "oauth2") %}SecretStr, {% endif %}field_validator
+from pydantic import BaseModel, Field, {% if cookiecutter.queue != "none" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, {% if cookiecutter.auth in ("jwt", "api_key", "oauth2") %}SecretStr, {% endif %}field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.auth in ("jwt", "oauth2") %}
 
@@ -21,11 +21,37 @@ type JwtAlgorithm = Literal[
 {%- endif %}
 
 
+class DownstreamSettings(BaseModel):
+    """How calls to one downstream are bounded: set as ``<DOWNSTREAM>__<FIELD>``."""
+
+    model_config = {"frozen": True}
+
+    connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    read_timeout_seconds: float = Field(default=5.0, gt=0)
+    write_timeout_seconds: float = Field(default=5.0, gt=0)
+    # Also how long a request waits for one of the max_connections (the bulkhead).
+    pool_timeout_seconds: float = Field(default=1.0, gt=0)
+    deadline_seconds: float = Field(default=15.0, gt=0)
+    max_connections: int = Field(default=20, ge=1)
+    retry_attempts: int = Field(default=4, ge=1, le=20)
+    retry_wait_initial_seconds: float = Field(default=0.2, gt=0)
+    retry_wait_max_seconds: float = Field(default=5.0, gt=0)
+    retry_after_max_seconds: float = Field(default=10.0, ge=0)
+    breaker_failure_threshold: int = Field(default=5, ge=1)
+    breaker_failure_window_seconds: float = Field(default=30.0, gt=0)
+    breaker_cooldown_seconds: float = Field(default=15.0, gt=0)
+    breaker_half_open_calls: int = Field(default=1, ge=1)
+
+
 class Settings(BaseSettings):
     """Service configuration; invalid values stop the process at start-up."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_ignore_empty=True, extra="ignore", frozen=True
+        env_file=".env",
+        env_ignore_empty=True,
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
     )
 
     service_name: str = "{{ cookiecutter.project_slug }}"
@@ -99,7 +125,7 @@ class Settings(BaseSettings):
     oauth2_leeway_seconds: int = Field(default=30, ge=0, le=300)
     oauth2_jwks_cache_seconds: float = Field(default=300.0, gt=0)
     oauth2_jwks_refresh_interval_seconds: float = Field(default=30.0, ge=0)
-    oauth2_http_timeout_seconds: float = Field(default=5.0, gt=0)
+    oauth2_http: DownstreamSettings = DownstreamSettings(deadline_seconds=10.0, retry_attempts=3)
     oauth2_client_id: str | None = None
     oauth2_client_secret: SecretStr | None = None
     oauth2_client_scope: str = ""
@@ -115,6 +141,10 @@ class Settings(BaseSettings):
     rate_limit_redis_url: RedisDsn | None = None
     rate_limit_redis_timeout_seconds: float = Field(default=0.5, gt=0)
     rate_limit_key_prefix: str = Field(default="{{ cookiecutter.project_slug }}:ratelimit", min_length=1)
+
+    circuit_breaker_redis_url: RedisDsn | None = None
+    circuit_breaker_redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    circuit_breaker_key_prefix: str = Field(default="{{ cookiecutter.project_slug }}:circuit", min_length=1)
 {%- if cookiecutter.queue != "none" %}
 
 {%- if cookiecutter.queue == "rabbitmq" %}
@@ -139,6 +169,10 @@ class Settings(BaseSettings):
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_base_seconds: float = Field(default=0.5, gt=0)
     consumer_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    # Where the consumer asks for each order to be fulfilled; empty turns fulfilment off.
+    fulfilment_url: HttpUrl | None = None
+    fulfilment: DownstreamSettings = DownstreamSettings()
 {%- endif %}
 
     @field_validator("rate_limit_per_caller", "rate_limit_per_ip")

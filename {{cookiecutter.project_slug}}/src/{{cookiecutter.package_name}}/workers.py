@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
-from {{ cookiecutter.package_name }}.container import build_container, open_broker
+from {{ cookiecutter.package_name }}.container import build_container, open_broker, open_fulfilment
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
@@ -68,7 +68,11 @@ async def run_relay(settings: Settings) -> None:
 async def run_consumer(settings: Settings) -> None:
     """Consume order events until told to stop."""
     stop = _stop_on_signals()
-    async with build_container(settings) as container, open_broker(settings) as broker:
-        projector = CustomerActivityProjector(container.events)
+    async with (
+        build_container(settings) as container,
+        open_broker(settings) as broker,
+        open_fulfilment(settings, container.breakers) as fulfilment,
+    ):
+        projector = CustomerActivityProjector(container.events, fulfilment)
         consumer = EventConsumer(broker, projector, settings)
         await _with_probes(settings, container.storage, broker, consumer.run(stop), stop)

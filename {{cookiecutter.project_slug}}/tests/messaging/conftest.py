@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.container import Container, build_container, open_broker
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer
 from {{ cookiecutter.package_name }}.messaging.port import Broker
@@ -38,7 +39,7 @@ class EventPath:
 
     def consumer(self) -> EventConsumer:
         """The consumer that keeps the customer tally."""
-        projector = CustomerActivityProjector(self.container.events)
+        projector = CustomerActivityProjector(self.container.events, NoFulfilment())
         return EventConsumer(self.broker, projector, self.settings)
 
     async def orders_placed(self, customer_id: str) -> int:

@@ -11,6 +11,7 @@ from {{ cookiecutter.package_name }}.application.customer_activity import (
     CONSUMER,
     CustomerActivityProjector,
 )
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.container import broker_adapter
 from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 from {{ cookiecutter.package_name }}.messaging.port import Broker
@@ -87,7 +88,7 @@ def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> No
 async def test_purge_forgets_only_event_ids_past_the_retention(
     event_path: EventPath, customer_id: str
 ) -> None:
-    projector = CustomerActivityProjector(event_path.container.events)
+    projector = CustomerActivityProjector(event_path.container.events, NoFulfilment())
     handled = [order_created(customer_id)]
     for event in handled:
         assert await projector.handle(event)

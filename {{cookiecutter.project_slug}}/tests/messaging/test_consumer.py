@@ -6,6 +6,7 @@ from dataclasses import replace
 import orjson
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.container import build_container
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer, Outcome
@@ -84,7 +85,7 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replays_after
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
         consumer = EventConsumer(
-            event_path.broker, CustomerActivityProjector(cut_off.events), settings
+            event_path.broker, CustomerActivityProjector(cut_off.events, NoFulfilment()), settings
         )
         proxy.cut()
         receiver = Receiver(event_path.broker)

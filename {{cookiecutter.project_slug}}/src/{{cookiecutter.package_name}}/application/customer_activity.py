@@ -1,14 +1,19 @@
-"""The event consumer's use case: a per-customer tally, kept exactly once per event.
+"""The event consumer's use case: ask fulfilment to act, and keep a per-customer tally.
 
-The broker delivers at least once; the inbox turns that into exactly once in
-effect: the event id is recorded in the same transaction as the tally, so a
-redelivered or duplicated event finds its id taken and changes nothing.
+The broker delivers at least once; both effects happen once per event all the
+same. The inbox records the event id in the same transaction as the tally, so
+a redelivered or duplicated event finds its id taken and changes nothing. The
+fulfilment request goes first, outside that transaction (no database
+connection waits on another system), keyed by the event id: when it is sent
+again (the tally's transaction failed, the event came twice) the fulfilment
+system recognises the key and acts once.
 """
 
 from datetime import timedelta
 
 from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
+from {{ cookiecutter.package_name }}.fulfilment.port import Fulfilment
 from {{ cookiecutter.package_name }}.storage.events import EventStore
 
 CONSUMER = "customer-activity"
@@ -17,12 +22,16 @@ CONSUMER = "customer-activity"
 class CustomerActivityProjector:
     """Counts the orders each customer places, from order events."""
 
-    def __init__(self, events: EventStore, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, events: EventStore, fulfilment: Fulfilment, *, clock: Clock = utc_now
+    ) -> None:
         self._events = events
+        self._fulfilment = fulfilment
         self._clock = clock
 
     async def handle(self, event: OrderEvent) -> bool:
         """Apply ``event``; ``False`` when it had been handled already."""
+        await self._fulfilment.request(event)
         async with self._events.unit_of_work() as uow:
             if not await uow.inbox.record(CONSUMER, event.id, self._clock()):
                 return False

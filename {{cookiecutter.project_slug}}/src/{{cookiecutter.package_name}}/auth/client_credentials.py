@@ -25,7 +25,10 @@ import httpx2
 from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.auth.jwks import IssuerUnavailableError, discover
-from {{ cookiecutter.package_name }}.auth.oauth2 import http_client, required_issuer
+from {{ cookiecutter.package_name }}.auth.oauth2 import issuer_client, required_issuer
+from {{ cookiecutter.package_name }}.resilience.breaker.port import BreakerStore
+from {{ cookiecutter.package_name }}.resilience.errors import DownstreamUnavailableError
+from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 from {{ cookiecutter.package_name }}.settings import Settings
 
 # Used when the issuer leaves expires_in out (RFC 6749 only recommends it).
@@ -59,7 +62,7 @@ class ClientCredentials:
 
     def __init__(
         self,
-        http: httpx2.AsyncClient,
+        http: DownstreamClient,
         issuer: str,
         client_id: str,
         client_secret: SecretStr,
@@ -79,13 +82,13 @@ class ClientCredentials:
         self._lock = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
+    def from_settings(cls, settings: Settings, breakers: BreakerStore) -> Self:
         """The client ``OAUTH2_CLIENT_ID`` / ``OAUTH2_CLIENT_SECRET`` names at ``OAUTH2_ISSUER``."""
         if settings.oauth2_client_id is None or settings.oauth2_client_secret is None:
             message = "set OAUTH2_CLIENT_ID and OAUTH2_CLIENT_SECRET to call other services"
             raise ValueError(message)
         return cls(
-            http_client(settings),
+            issuer_client(settings, breakers),
             required_issuer(settings),
             settings.oauth2_client_id,
             settings.oauth2_client_secret,
@@ -129,9 +132,9 @@ class ClientCredentials:
                 data=form,
                 headers={"Authorization": self._authorization, "Accept": "application/json"},
             )
-        except httpx2.HTTPError as error:
+        except DownstreamUnavailableError as error:
             raise IssuerUnavailableError(
-                f"token request: {type(error).__name__}: {error}"
+                f"token request: {error.reason}", retry_after_seconds=error.retry_after_seconds
             ) from None
         return self._read(response, requested_at=self._clock())
 

@@ -21,6 +21,8 @@ import structlog
 
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.resilience.errors import DownstreamUnavailableError
+from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 
 log = structlog.get_logger(__name__)
 
@@ -33,8 +35,8 @@ _SYMMETRIC_KEY_TYPE = "oct"
 class IssuerUnavailableError(ServiceUnavailableError):
     """The issuer could not be reached or answered nonsense; retry later (a 503, not a 401)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__("token issuer")
+    def __init__(self, reason: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__("token issuer", retry_after_seconds=retry_after_seconds)
         self.reason = reason
 
 
@@ -58,12 +60,14 @@ def discovery_urls(issuer: str) -> tuple[str, str]:
     return openid, rfc8414
 
 
-async def _get_json(http: httpx2.AsyncClient, url: str) -> dict[str, Any] | None:
+async def _get_json(http: DownstreamClient, url: str) -> dict[str, Any] | None:
     """The JSON object at ``url``; ``None`` on 404 (try elsewhere); unavailable otherwise."""
     try:
         response = await http.get(url, headers={"Accept": "application/json"})
-    except httpx2.HTTPError as error:
-        raise IssuerUnavailableError(f"GET {url}: {type(error).__name__}: {error}") from None
+    except DownstreamUnavailableError as error:
+        raise IssuerUnavailableError(
+            f"GET {url}: {error.reason}", retry_after_seconds=error.retry_after_seconds
+        ) from None
     if response.status_code == httpx2.codes.NOT_FOUND:
         return None
     if response.status_code != httpx2.codes.OK:
@@ -77,7 +81,7 @@ async def _get_json(http: httpx2.AsyncClient, url: str) -> dict[str, Any] | None
     return document
 
 
-async def discover(http: httpx2.AsyncClient, issuer: str) -> IssuerMetadata:
+async def discover(http: DownstreamClient, issuer: str) -> IssuerMetadata:
     """The issuer's metadata, checked to be its own (RFC 8414, section 3.3)."""
     for url in discovery_urls(issuer):
         document = await _get_json(http, url)
@@ -149,7 +153,7 @@ class JwksCache:
 
     def __init__(
         self,
-        http: httpx2.AsyncClient,
+        http: DownstreamClient,
         issuer: str,
         *,
         ttl_seconds: float,

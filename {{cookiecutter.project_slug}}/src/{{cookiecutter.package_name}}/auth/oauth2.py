@@ -8,18 +8,20 @@ so the service starts while the issuer is down.
 
 from typing import Self
 
-import httpx2
-
 from {{ cookiecutter.package_name }}.auth.credentials import CredentialScheme
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.jwks import JwksCache
 from {{ cookiecutter.package_name }}.auth.principal import Principal
 from {{ cookiecutter.package_name }}.auth.tokens import TokenRules, principal_from_claims, unverified_header, verify
+from {{ cookiecutter.package_name }}.resilience.breaker.port import BreakerStore
+from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 - a media type, not a secret
 # RFC 9068, section 2.2: every access token names these.
 REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+# The downstream's name in metrics, logs and the circuit store.
+ISSUER = "oauth2-issuer"
 
 
 def token_rules(settings: Settings, issuer: str) -> TokenRules:
@@ -34,9 +36,9 @@ def token_rules(settings: Settings, issuer: str) -> TokenRules:
     )
 
 
-def http_client(settings: Settings) -> httpx2.AsyncClient:
-    """An HTTP client for the issuer, with the configured timeout and no redirects."""
-    return httpx2.AsyncClient(timeout=settings.oauth2_http_timeout_seconds, follow_redirects=False)
+def issuer_client(settings: Settings, breakers: BreakerStore) -> DownstreamClient:
+    """The issuer as a downstream: ``OAUTH2_HTTP__*`` bound its calls, and its circuit."""
+    return DownstreamClient.for_downstream(ISSUER, settings.oauth2_http, breakers)
 
 
 def required_issuer(settings: Settings) -> str:
@@ -53,16 +55,16 @@ def required_issuer(settings: Settings) -> str:
 class OAuth2Authenticator:
     """Verifies bearer access tokens with the issuer's published keys."""
 
-    def __init__(self, keys: JwksCache, rules: TokenRules, http: httpx2.AsyncClient) -> None:
+    def __init__(self, keys: JwksCache, rules: TokenRules, http: DownstreamClient) -> None:
         self._keys = keys
         self._rules = rules
         self._http = http
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Self:
+    def from_settings(cls, settings: Settings, breakers: BreakerStore) -> Self:
         """An authenticator for ``OAUTH2_ISSUER``; fails at once when it is not set."""
         issuer = required_issuer(settings)
-        http = http_client(settings)
+        http = issuer_client(settings, breakers)
         keys = JwksCache(
             http,
             issuer,

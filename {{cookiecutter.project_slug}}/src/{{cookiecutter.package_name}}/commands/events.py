@@ -18,10 +18,12 @@ ASYNCAPI_PATH = Path("asyncapi.json")
 
 async def _purge_processed(_: argparse.Namespace) -> int:
     from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
+    from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 
     settings = get_settings()
     async with build_container(settings) as container:
-        projector = CustomerActivityProjector(container.events)
+        # Forgetting old event ids asks nothing of the fulfilment system.
+        projector = CustomerActivityProjector(container.events, NoFulfilment())
         purged = await projector.forget_handled(timedelta(hours=settings.inbox_retention_hours))
     log.info("processed_events_purged", count=purged)
     return 0

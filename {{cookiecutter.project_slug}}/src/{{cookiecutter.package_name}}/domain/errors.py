@@ -128,11 +128,16 @@ class AlreadyExistsError(ServiceError):
 
 
 class ServiceUnavailableError(ServiceError):
-    """A dependency (database, broker) cannot be reached; retry later."""
+    """A dependency (database, broker, downstream) cannot be reached; retry later.
 
-    def __init__(self, dependency: str) -> None:
+    ``retry_after_seconds``, when known (a circuit's cool-down, a downstream's
+    ``Retry-After``), tells callers when trying again can succeed.
+    """
+
+    def __init__(self, dependency: str, *, retry_after_seconds: float | None = None) -> None:
         super().__init__(
             ErrorKind.UNAVAILABLE,
             "service_unavailable",
             f"The {dependency} is unavailable; retry later.",
         )
+        self.retry_after_seconds = retry_after_seconds

@@ -1,9 +1,13 @@
 """The event consumer: settles every delivery exactly once, whatever happens.
 
 A handled event is acked; a duplicate (the inbox knows it) is acked without
-effect; a malformed message goes straight to the dead letters, since no retry
-can fix it; any other failure is retried with exponential backoff and jitter
-until the last attempt, and then dead-lettered with its error.
+effect. A message that can never succeed goes straight to the dead letters
+with its error: a malformed one, or one a downstream refused for good. A
+dependency that is unavailable (the database, a downstream, an open circuit)
+is no fault of the message: it is retried with backoff, never later than the
+dependency asks, for as long as it takes, and never dead-lettered. Any other
+failure is retried with exponential backoff and jitter until the last
+attempt, and then dead-lettered with its error.
 """
 
 import asyncio
@@ -15,6 +19,7 @@ import structlog
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.resilience.errors import DownstreamRejectedError
 from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import MalformedEventError, from_message
 from {{ cookiecutter.package_name }}.messaging.metrics import CONSUMER_LATENCY, CONSUMER_MESSAGES
@@ -88,7 +93,13 @@ class EventConsumer:
             return Outcome.IGNORED
         try:
             handled = await self._projector.handle(event)
-        except Exception as error:  # every failure is retried, then dead-lettered
+        except DownstreamRejectedError as error:
+            log.error("event_dead_lettered", error=_describe(error))
+            await delivery.dead_letter(_describe(error))
+            return Outcome.DEAD_LETTERED
+        except ServiceUnavailableError as error:
+            return await self._unavailable(delivery, error)
+        except Exception as error:  # every other failure is retried, then dead-lettered
             return await self._failed(delivery, error)
         await delivery.ack()
         return Outcome.HANDLED if handled else Outcome.DUPLICATE
@@ -100,6 +111,15 @@ class EventConsumer:
             return Outcome.DEAD_LETTERED
         delay = backoff_seconds(delivery.attempt, base=self._retry_base, cap=self._retry_cap)
         log.warning("event_retried", error=_describe(error), delay_seconds=round(delay, 3))
+        await delivery.retry(delay)
+        return Outcome.RETRIED
+
+    async def _unavailable(self, delivery: Delivery, error: ServiceUnavailableError) -> Outcome:
+        delay = max(
+            backoff_seconds(delivery.attempt, base=self._retry_base, cap=self._retry_cap),
+            error.retry_after_seconds or 0.0,
+        )
+        log.warning("event_delayed", error=_describe(error), delay_seconds=round(delay, 3))
         await delivery.retry(delay)
         return Outcome.RETRIED
 

@@ -6,6 +6,7 @@ one violation per invalid field when there are any, a ``QuotaFailure`` when a
 rate limit refused the call, and a ``RetryInfo`` where REST would send ``Retry-After``.
 """
 
+import math
 from dataclasses import dataclass
 
 import grpc
@@ -15,7 +16,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from {{ cookiecutter.package_name }}.auth.errors import RateLimitedError
 from {{ cookiecutter.package_name }}.auth.rate_limits import Quota
-from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
+from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError, ServiceUnavailableError
 
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
 ERROR_DOMAIN = "{{ cookiecutter.project_slug }}"
@@ -62,6 +63,8 @@ class RichStatus(grpc.Status):
 def _retry_delay(error: ServiceError) -> int | None:
     if isinstance(error, RateLimitedError):
         return error.quota.reset_seconds
+    if isinstance(error, ServiceUnavailableError) and error.retry_after_seconds is not None:
+        return max(math.ceil(error.retry_after_seconds), 1)
     return _RETRY_DELAY_SECONDS.get(error.kind)
 
 

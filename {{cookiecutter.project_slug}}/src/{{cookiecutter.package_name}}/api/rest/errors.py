@@ -1,5 +1,6 @@
 """Every error leaves as the one envelope, with the status its kind maps to."""
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ from {{ cookiecutter.package_name }}.api.rest.caller import FAILURE_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import rate_limit_headers
 from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorBody, ErrorDetail, ErrorEnvelope
 from {{ cookiecutter.package_name }}.auth.errors import PermissionDeniedError, RateLimitedError, UnauthenticatedError
-from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, FieldViolation, ServiceError
+from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, FieldViolation, ServiceError, ServiceUnavailableError
 
 HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,
@@ -93,6 +94,8 @@ def _headers(error: ServiceError) -> dict[str, str]:
             return {"WWW-Authenticate": f"{scheme} {challenge}"}
         case RateLimitedError(quota=quota):
             return {**rate_limit_headers(quota), "Retry-After": str(quota.reset_seconds)}
+        case ServiceUnavailableError(retry_after_seconds=float() as seconds):
+            return {"Retry-After": str(max(math.ceil(seconds), 1))}
     retry_after = _RETRY_AFTER_SECONDS.get(error.kind)
     return {"Retry-After": str(retry_after)} if retry_after is not None else {}
 
