@@ -31,6 +31,7 @@ from tests.support.tcp_proxy import TcpProxy
 pytest_plugins = [
     "tests.fixtures.{{ cookiecutter.api }}",
     "tests.fixtures.{{ cookiecutter.database }}",
+    "tests.fixtures.downstream",
 {%- if cookiecutter.queue != "none" %}
     "tests.fixtures.events",
     "tests.fixtures.{{ cookiecutter.queue }}",

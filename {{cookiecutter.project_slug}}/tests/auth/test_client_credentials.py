@@ -22,7 +22,9 @@ from {{ cookiecutter.package_name }}.auth.jwks import IssuerUnavailableError
 from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind
+from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.downstream import downstream_client
 from tests.support.issuer import LocalIssuer
 from tests.support.processes import free_port
 
@@ -100,7 +102,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def tokens(issuer: LocalIssuer, clock: Clock) -> AsyncIterator[ClientCredentials]:
     provider = ClientCredentials(
-        httpx2.AsyncClient(timeout=2.0),
+        downstream_client(),
         issuer.issuer,
         CLIENT_ID,
         SecretStr(SECRET),
@@ -124,7 +126,7 @@ async def test_the_token_is_an_access_token_the_other_service_accepts(
 
     assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
     settings = Settings(oauth2_issuer=issuer.issuer, oauth2_audience=AUDIENCE)
-    authenticator = OAuth2Authenticator.from_settings(settings)
+    authenticator = OAuth2Authenticator.from_settings(settings, MemoryBreakerStore())
     try:
         principal = await authenticator.authenticate(token)
     finally:
@@ -158,9 +160,7 @@ async def test_concurrent_callers_share_one_token_request(
 
 
 async def test_a_wrong_secret_is_a_clear_refusal(issuer: LocalIssuer) -> None:
-    wrong = ClientCredentials(
-        httpx2.AsyncClient(timeout=2.0), issuer.issuer, CLIENT_ID, SecretStr("guess")
-    )
+    wrong = ClientCredentials(downstream_client(), issuer.issuer, CLIENT_ID, SecretStr("guess"))
     try:
         with pytest.raises(TokenRefusedError) as refused:
             await wrong.token()
@@ -174,7 +174,7 @@ async def test_a_wrong_secret_is_a_clear_refusal(issuer: LocalIssuer) -> None:
 
 async def test_a_scope_the_client_may_not_have_is_refused(issuer: LocalIssuer) -> None:
     greedy = ClientCredentials(
-        httpx2.AsyncClient(timeout=2.0), issuer.issuer, CLIENT_ID, SecretStr(SECRET), "admin"
+        downstream_client(), issuer.issuer, CLIENT_ID, SecretStr(SECRET), "admin"
     )
     try:
         with pytest.raises(TokenRefusedError) as refused:
@@ -197,7 +197,7 @@ async def test_an_issuer_in_trouble_is_unavailable_not_a_refusal(
 
 async def test_an_unreachable_issuer_is_unavailable() -> None:
     nobody = ClientCredentials(
-        httpx2.AsyncClient(timeout=2.0),
+        downstream_client(),
         f"http://127.0.0.1:{free_port()}",
         CLIENT_ID,
         SecretStr(SECRET),

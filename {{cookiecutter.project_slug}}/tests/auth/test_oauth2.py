@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
 from {{ cookiecutter.package_name }}.auth.principal import Permission
+from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.issuer import LocalIssuer
 from tests.support.oauth2_tokens import FORGERIES, Forgery
@@ -20,7 +21,7 @@ from tests.support.processes import free_port, start_serving
 
 @pytest.fixture
 async def authenticator(settings: Settings) -> AsyncIterator[OAuth2Authenticator]:
-    authenticator = OAuth2Authenticator.from_settings(settings)
+    authenticator = OAuth2Authenticator.from_settings(settings, MemoryBreakerStore())
     yield authenticator
     await authenticator.close()
 
@@ -49,7 +50,7 @@ async def test_a_key_declared_for_one_algorithm_verifies_no_other(
     settings: Settings, issuer: LocalIssuer
 ) -> None:
     lenient = settings.model_copy(update={"oauth2_algorithms": ("RS256", "PS256")})
-    authenticator = OAuth2Authenticator.from_settings(lenient)
+    authenticator = OAuth2Authenticator.from_settings(lenient, MemoryBreakerStore())
     key = issuer.key("RS256")  # its JWK says alg RS256
     token = jwt.encode(
         issuer.claims("caller", "orders:read"),

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 import pytest
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
-from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.container import Container, build_container, open_broker
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
+from {{ cookiecutter.package_name }}.fulfilment.port import Fulfilment
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
@@ -37,9 +38,9 @@ class EventPath:
         """A relay of the outbox to the broker."""
         return OutboxRelay(self.container.events.outbox, self.broker, self.settings, owner=owner)
 
-    def consumer(self) -> EventConsumer:
-        """The consumer that keeps the customer tally."""
-        projector = CustomerActivityProjector(self.container.events, NoFulfilment())
+    def consumer(self, fulfilment: Fulfilment | None = None) -> EventConsumer:
+        """The consumer that keeps the customer tally (and asks ``fulfilment``, if given)."""
+        projector = CustomerActivityProjector(self.container.events, fulfilment or NoFulfilment())
         return EventConsumer(self.broker, projector, self.settings)
 
     async def orders_placed(self, customer_id: str) -> int:

@@ -11,8 +11,8 @@ from {{ cookiecutter.package_name }}.application.customer_activity import (
     CONSUMER,
     CustomerActivityProjector,
 )
-from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.container import broker_adapter
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.messaging.asyncapi import documented
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.settings import Settings

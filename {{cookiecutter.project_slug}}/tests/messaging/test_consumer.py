@@ -6,8 +6,8 @@ from dataclasses import replace
 import orjson
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
-from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.container import build_container
+from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer, Outcome
 from {{ cookiecutter.package_name }}.messaging.port import Message

@@ -12,11 +12,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
+from pydantic import HttpUrl
 
-from {{ cookiecutter.package_name }}.container import open_event_store, open_storage
+from {{ cookiecutter.package_name }}.container import open_broker, open_event_store, open_storage
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.access import PlaceOrders
 from tests.support.broker import BrokerServer
+from tests.support.downstream import FAILING, FAST, OK, MisbehavingServer
 from tests.support.processes import free_port, start_command
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
@@ -149,3 +151,34 @@ async def test_a_broker_outage_delays_events_but_loses_none(
             proxy.restore()
             await relay.wait_for_readiness(200)
             await wait_for_tally(events_settings, customer_id, 5)
+
+
+async def test_orders_placed_while_fulfilment_fails_reach_it_once_after_it_recovers(
+    events_settings: Settings,
+    serve_environment: dict[str, str],
+    place_orders: PlaceOrders,
+    customer_id: str,
+    downstream: MisbehavingServer,
+) -> None:
+    fulfilling = events_settings.model_copy(
+        update={
+            "fulfilment_url": HttpUrl(f"{downstream.url}/fulfilments"),
+            "fulfilment": FAST.model_copy(update={"breaker_failure_threshold": 3}),
+        }
+    )
+    downstream.answer(then=FAILING)
+    async with service(events_settings, fulfilling, serve_environment):
+        await place_orders(customer_id, 5)
+
+        async def every_event_tried() -> bool:
+            return len({request.headers["idempotency-key"] for request in downstream.received}) == 5
+
+        await eventually(every_event_tried, seconds=30)
+        assert await orders_placed(events_settings, customer_id) == 0
+
+        downstream.answer(then=OK)
+        await wait_for_tally(events_settings, customer_id, 5)
+
+    assert len(downstream.effects) == 5
+    async with open_broker(events_settings) as broker:
+        assert await broker.dead_letters(10) == []

@@ -2,12 +2,11 @@
 
 A handled event is acked; a duplicate (the inbox knows it) is acked without
 effect. A message that can never succeed goes straight to the dead letters
-with its error: a malformed one, or one a downstream refused for good. A
-dependency that is unavailable (the database, a downstream, an open circuit)
-is no fault of the message: it is retried with backoff, never later than the
-dependency asks, for as long as it takes, and never dead-lettered. Any other
-failure is retried with exponential backoff and jitter until the last
-attempt, and then dead-lettered with its error.
+with its error: a malformed one, or one a downstream refused for good. Any
+other failure is retried with exponential backoff and jitter, never sooner
+than an unavailable dependency asks (an open circuit's cool-down, a
+``Retry-After``), until the last attempt, and then dead-lettered with its
+error, to be replayed once the cause is fixed.
 """
 
 import asyncio
@@ -19,12 +18,12 @@ import structlog
 
 from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-from {{ cookiecutter.package_name }}.resilience.errors import DownstreamRejectedError
-from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import MalformedEventError, from_message
 from {{ cookiecutter.package_name }}.messaging.metrics import CONSUMER_LATENCY, CONSUMER_MESSAGES
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Delivery
 from {{ cookiecutter.package_name }}.observability.tracing import continued_trace, log_fields
+from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
+from {{ cookiecutter.package_name }}.resilience.errors import DownstreamRejectedError
 from {{ cookiecutter.package_name }}.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -94,32 +93,24 @@ class EventConsumer:
         try:
             handled = await self._projector.handle(event)
         except DownstreamRejectedError as error:
-            log.error("event_dead_lettered", error=_describe(error))
-            await delivery.dead_letter(_describe(error))
-            return Outcome.DEAD_LETTERED
-        except ServiceUnavailableError as error:
-            return await self._unavailable(delivery, error)
+            return await self._dead_letter(delivery, error)
         except Exception as error:  # every other failure is retried, then dead-lettered
             return await self._failed(delivery, error)
         await delivery.ack()
         return Outcome.HANDLED if handled else Outcome.DUPLICATE
 
+    async def _dead_letter(self, delivery: Delivery, error: Exception) -> Outcome:
+        log.error("event_dead_lettered", error=_describe(error))
+        await delivery.dead_letter(_describe(error))
+        return Outcome.DEAD_LETTERED
+
     async def _failed(self, delivery: Delivery, error: Exception) -> Outcome:
         if delivery.attempt >= self._max_attempts:
-            log.error("event_dead_lettered", error=_describe(error))
-            await delivery.dead_letter(_describe(error))
-            return Outcome.DEAD_LETTERED
+            return await self._dead_letter(delivery, error)
         delay = backoff_seconds(delivery.attempt, base=self._retry_base, cap=self._retry_cap)
+        if isinstance(error, ServiceUnavailableError) and error.retry_after_seconds is not None:
+            delay = max(delay, error.retry_after_seconds)
         log.warning("event_retried", error=_describe(error), delay_seconds=round(delay, 3))
-        await delivery.retry(delay)
-        return Outcome.RETRIED
-
-    async def _unavailable(self, delivery: Delivery, error: ServiceUnavailableError) -> Outcome:
-        delay = max(
-            backoff_seconds(delivery.attempt, base=self._retry_base, cap=self._retry_cap),
-            error.retry_after_seconds or 0.0,
-        )
-        log.warning("event_delayed", error=_describe(error), delay_seconds=round(delay, 3))
         await delivery.retry(delay)
         return Outcome.RETRIED
 

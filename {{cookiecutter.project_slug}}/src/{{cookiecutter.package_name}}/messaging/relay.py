@@ -17,7 +17,6 @@ import structlog
 
 from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
-from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.metrics import (
     OUTBOX_LAG,
@@ -26,6 +25,7 @@ from {{ cookiecutter.package_name }}.messaging.metrics import (
     OUTBOX_PUBLISHED,
 )
 from {{ cookiecutter.package_name }}.messaging.port import Broker
+from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.events import OutboxRelayStore
 

@@ -58,7 +58,7 @@ _REQUEST_TIMEOUT = 408
 _SERVER_ERRORS = range(500, 600)
 
 
-class _RetryableAnswer(Exception):
+class _RetryableStatusError(Exception):
     """A response worth asking again for, raised so that the retry loop sees it."""
 
     def __init__(self, response: httpx2.Response, retry_after: float | None) -> None:
@@ -200,7 +200,7 @@ class DownstreamClient:
                     if attempt.num > 1:
                         DOWNSTREAM_RETRIES.labels(self.name).inc()
                     return await self._attempt(request, deadline)
-        except _RetryableAnswer as answer:
+        except _RetryableStatusError as answer:
             DOWNSTREAM_CALLS.labels(self.name, "unavailable").inc()
             raise DownstreamUnavailableError(
                 self.name, str(answer), retry_after_seconds=answer.retry_after
@@ -214,7 +214,7 @@ class DownstreamClient:
         """Whether (and after how long, at least) the failed attempt may be tried again."""
         if isinstance(error, CircuitOpenError | BulkheadFullError):
             return False
-        if isinstance(error, _RetryableAnswer):
+        if isinstance(error, _RetryableStatusError):
             if error.retry_after is None:
                 return True
             return error.retry_after <= self._settings.retry_after_max_seconds and error.retry_after
@@ -238,7 +238,7 @@ class DownstreamClient:
         finally:
             self._slots.release()
         if response.status_code in RETRYABLE_STATUSES:
-            raise _RetryableAnswer(response, retry_after_seconds(response))
+            raise _RetryableStatusError(response, retry_after_seconds(response))
         return response
 
     async def _send(
@@ -255,7 +255,9 @@ class DownstreamClient:
         except httpx2.TransportError as error:
             DOWNSTREAM_ATTEMPTS.labels(self.name, "connection_error").inc()
             await self._breaker.failed(admission)
-            raise DownstreamUnavailableError(self.name, f"{type(error).__name__}: {error}") from None
+            raise DownstreamUnavailableError(
+                self.name, f"{type(error).__name__}: {error}"
+            ) from None
         DOWNSTREAM_ATTEMPTS.labels(self.name, f"{response.status_code // 100}xx").inc()
         if _unwell(response.status_code):
             await self._breaker.failed(admission)
@@ -276,5 +278,3 @@ def _outcome(error: DownstreamUnavailableError) -> str:
     if error.reason.startswith("deadline exceeded"):
         return "deadline_exceeded"
     return "unavailable"
-
-

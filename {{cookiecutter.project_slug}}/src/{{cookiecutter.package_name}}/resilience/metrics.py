@@ -9,7 +9,9 @@ DOWNSTREAM_ATTEMPTS = Counter(
     "Requests sent to a downstream, by result (2xx, 3xx, 4xx, 5xx, timeout, connection_error).",
     ["downstream", "result"],
 )
-DOWNSTREAM_RETRIES = Counter("downstream_retries", "Requests sent again after a failure.", ["downstream"])
+DOWNSTREAM_RETRIES = Counter(
+    "downstream_retries", "Requests sent again after a failure.", ["downstream"]
+)
 DOWNSTREAM_CALLS = Counter(
     "downstream_calls",
     "Calls to a downstream, by outcome "

@@ -34,7 +34,9 @@ class RetryPolicy:
     wait_max_seconds: float
     timeout_seconds: float
 
-    def attempts_for(self, classify: Classifier, **context: object) -> AsyncIterator[stamina.Attempt]:
+    def attempts_for(
+        self, classify: Classifier, **context: object
+    ) -> AsyncIterator[stamina.Attempt]:
         """The attempts of one operation; ``context`` names it in the retry log lines.
 
         Use as ``async for attempt in policy.attempts_for(...): with attempt: ...``.
@@ -52,7 +54,9 @@ class RetryPolicy:
 class _Schedule:
     """The waits of one operation's retries (a stamina backoff hook)."""
 
-    def __init__(self, policy: RetryPolicy, classify: Classifier, context: dict[str, object]) -> None:
+    def __init__(
+        self, policy: RetryPolicy, classify: Classifier, context: dict[str, object]
+    ) -> None:
         self._policy = policy
         self._classify = classify
         self._context = context

@@ -13,7 +13,12 @@ from {{ cookiecutter.package_name }}.api.rest.caller import FAILURE_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import rate_limit_headers
 from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorBody, ErrorDetail, ErrorEnvelope
 from {{ cookiecutter.package_name }}.auth.errors import PermissionDeniedError, RateLimitedError, UnauthenticatedError
-from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, FieldViolation, ServiceError, ServiceUnavailableError
+from {{ cookiecutter.package_name }}.domain.errors import (
+    ErrorKind,
+    FieldViolation,
+    ServiceError,
+    ServiceUnavailableError,
+)
 
 HTTP_STATUS: dict[ErrorKind, int] = {
     ErrorKind.MALFORMED: 400,

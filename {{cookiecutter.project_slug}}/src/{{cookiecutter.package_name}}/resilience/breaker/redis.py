@@ -44,7 +44,9 @@ class RedisBreakerStore:
         self._compare_and_set = redis.register_script(_COMPARE_AND_SET)
 
     @classmethod
-    def from_url(cls, url: str, *, key_prefix: str, timeout_seconds: float, ttl_seconds: int) -> Self:
+    def from_url(
+        cls, url: str, *, key_prefix: str, timeout_seconds: float, ttl_seconds: int
+    ) -> Self:
         """A store with its own connection pool and short socket timeouts."""
         redis = Redis.from_url(
             url, socket_connect_timeout=timeout_seconds, socket_timeout=timeout_seconds

@@ -74,7 +74,9 @@ class Admission:
     retry_after_seconds: float = 0.0
 
 
-def admit(record: CircuitRecord, policy: BreakerPolicy, now: float) -> tuple[CircuitRecord, Admission]:
+def admit(
+    record: CircuitRecord, policy: BreakerPolicy, now: float
+) -> tuple[CircuitRecord, Admission]:
     """Whether a call may go to the downstream now."""
     if record.state is CircuitState.OPEN:
         reopens_at = record.opened_at + policy.cooldown_seconds
@@ -86,7 +88,9 @@ def admit(record: CircuitRecord, policy: BreakerPolicy, now: float) -> tuple[Cir
         if len(trials) >= policy.half_open_calls:
             # Another caller is trying the downstream; ask again once its trial has had time.
             wait = min(trials) + policy.trial_timeout_seconds - now
-            return replace(record, trials=trials), Admission(allowed=False, retry_after_seconds=wait)
+            return replace(record, trials=trials), Admission(
+                allowed=False, retry_after_seconds=wait
+            )
         return replace(record, trials=(*trials, now)), Admission(True, trial=True, started_at=now)
     return record, Admission(allowed=True, started_at=now)
 

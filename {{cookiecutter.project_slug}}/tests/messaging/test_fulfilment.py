@@ -1,0 +1,94 @@
+"""The consumer asks the fulfilment system over HTTP: once per event, later when it is down."""
+
+import orjson
+
+from {{ cookiecutter.package_name }}.fulfilment.http import HttpFulfilment
+from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
+from {{ cookiecutter.package_name }}.messaging.consumer import Outcome
+from {{ cookiecutter.package_name }}.messaging.port import Message
+from tests.messaging.conftest import EventPath
+from tests.messaging.orders import order_created, pending
+from tests.messaging.receiving import Receiver
+from tests.support.downstream import FAILING, FAST, OK, Answer, MisbehavingServer, downstream_client
+
+# One attempt per call and a circuit that opens at the second failure, for short tests.
+SETTINGS = FAST.model_copy(
+    update={"retry_attempts": 1, "breaker_failure_threshold": 2, "breaker_cooldown_seconds": 30}
+)
+
+
+def _created(customer_id: str, source: str) -> Message:
+    return to_message(pending(order_created(customer_id)), source)
+
+
+async def test_each_event_is_posted_once_with_its_id_as_the_idempotency_key(
+    event_path: EventPath, downstream: MisbehavingServer, customer_id: str
+) -> None:
+    message = _created(customer_id, event_path.settings.events_source)
+    await event_path.broker.publish([message])
+    client = downstream_client(SETTINGS, name="fulfilment")
+    consumer = event_path.consumer(HttpFulfilment(client, f"{downstream.url}/fulfilments"))
+    receiver = Receiver(event_path.broker)
+
+    assert await consumer.settle(await receiver.next()) is Outcome.HANDLED
+
+    await receiver.close()
+    await client.aclose()
+    [request] = downstream.received
+    body = orjson.loads(request.body)
+    assert (request.method, request.path) == ("POST", "/fulfilments")
+    assert request.headers["idempotency-key"] == body["event_id"] == message.id
+    assert body["order"]["customer_id"] == customer_id
+    assert await event_path.orders_placed(customer_id) == 1
+
+
+async def test_a_refusal_dead_letters_the_event_at_once_with_the_response(
+    event_path: EventPath, downstream: MisbehavingServer, customer_id: str
+) -> None:
+    message = _created(customer_id, event_path.settings.events_source)
+    await event_path.broker.publish([message])
+    downstream.answer(then=Answer(400, body=b'{"error": "unknown sku"}'))
+    client = downstream_client(SETTINGS, name="fulfilment")
+    consumer = event_path.consumer(HttpFulfilment(client, f"{downstream.url}/fulfilments"))
+    receiver = Receiver(event_path.broker)
+
+    assert await consumer.settle(await receiver.next()) is Outcome.DEAD_LETTERED
+
+    await receiver.close()
+    await client.aclose()
+    [letter] = await event_path.broker.dead_letters(10)
+    assert letter.message.id == message.id
+    assert "HTTP 400" in letter.error
+    assert "unknown sku" in letter.error
+    assert await event_path.orders_placed(customer_id) == 0
+
+
+async def test_an_open_circuit_delays_events_without_calling_and_they_go_through_later(
+    event_path: EventPath, downstream: MisbehavingServer, customer_id: str
+) -> None:
+    source = event_path.settings.events_source
+    await event_path.broker.publish([_created(customer_id, source) for _ in range(3)])
+    downstream.answer(then=FAILING)
+    client = downstream_client(SETTINGS, name="fulfilment")
+    consumer = event_path.consumer(HttpFulfilment(client, f"{downstream.url}/fulfilments"))
+    receiver = Receiver(event_path.broker)
+
+    outcomes = [await consumer.settle(await receiver.next()) for _ in range(3)]
+
+    assert outcomes == [Outcome.RETRIED] * 3
+    assert downstream.count() == 2  # the third found the circuit open
+    assert await event_path.broker.dead_letters(10) == []
+    await receiver.close()
+    await client.aclose()
+
+    downstream.answer(then=OK)
+    recovered = downstream_client(SETTINGS, name="fulfilment-recovered")
+    consumer = event_path.consumer(HttpFulfilment(recovered, f"{downstream.url}/fulfilments"))
+    receiver = Receiver(event_path.broker)
+    outcomes = [await consumer.settle(await receiver.next()) for _ in range(3)]
+    await receiver.close()
+    await recovered.aclose()
+
+    assert outcomes == [Outcome.HANDLED] * 3
+    assert len(downstream.effects) == 3
+    assert await event_path.orders_placed(customer_id) == 3
