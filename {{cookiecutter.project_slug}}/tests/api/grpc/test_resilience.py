@@ -20,6 +20,7 @@ from {{ cookiecutter.package_name }}.api.grpc.server import (
     running_server,
 )
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
+from {{ cookiecutter.package_name }}.resilience.errors import CircuitOpenError
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.api.grpc.calls import details_of, new_order, server_settings
 from tests.support import access
@@ -133,6 +134,23 @@ async def test_unexpected_error_is_internal_without_internals(
     assert (error.message, error.reason) == ("An unexpected error occurred.", "INTERNAL_ERROR")
     assert "secret" not in str(caught.value.details()) + str(caught.value.trailing_metadata())
     assert error.trailers["x-request-id"]
+
+
+async def test_an_open_circuit_downstream_is_unavailable_with_its_retry_delay(
+    server: RunningServer, client: OrdersClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def refused(order_id: UUID) -> None:
+        raise CircuitOpenError("payments", retry_after_seconds=7.2)
+
+    monkeypatch.setattr(server.container.orders, "get", refused)
+
+    with pytest.raises(aio.AioRpcError) as caught:
+        await client.get_order(str(uuid4()))
+
+    error = details_of(caught.value)
+    assert error.code == grpc.StatusCode.UNAVAILABLE
+    assert (error.reason, error.retry_delay_seconds) == ("SERVICE_UNAVAILABLE", 8)  # rounded up
+    assert "payments" in error.message
 
 
 async def test_an_expired_deadline_cancels_the_work_on_the_server(

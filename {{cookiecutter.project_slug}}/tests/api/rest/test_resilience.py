@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from {{ cookiecutter.package_name }}.api.rest.app import create_app
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
+from {{ cookiecutter.package_name }}.resilience.errors import CircuitOpenError
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support import access
 from tests.support.tcp_proxy import TcpProxy
@@ -92,6 +93,28 @@ async def test_unexpected_error_is_500_without_internals(
     }
     assert "secret" not in response.text
     assert response.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(("retry_after", "header"), [(7.2, "8"), (3, "3"), (0.01, "1")])
+async def test_an_open_circuit_downstream_is_503_with_its_retry_after(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    retry_after: float,
+    header: str,
+) -> None:
+    async def refused(order_id: UUID) -> None:
+        raise CircuitOpenError("payments", retry_after_seconds=retry_after)
+
+    monkeypatch.setattr(app.state.container.orders, "get", refused)
+
+    response = await client.get("/v1/orders/00000000-0000-0000-0000-000000000000")
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == header  # whole seconds, rounded up, at least 1
+    error = response.json()["error"]
+    assert (error["code"], error["details"]) == ("service_unavailable", [])
+    assert "payments" in error["message"]
 
 
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:

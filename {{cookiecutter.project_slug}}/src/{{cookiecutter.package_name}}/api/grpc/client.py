@@ -6,6 +6,9 @@
 - Every call has a deadline, which the server sees and honours.
 - Every create carries an idempotency key, chosen once per order: the channel's
   retries resend it, so a retried create never places a second order.
+- A circuit breaker (``open_channel(..., breaker=...)``) refuses calls at once
+  with ``CircuitOpenError`` while the server keeps failing, instead of
+  piling more calls on it; it judges each call after the channel's retries.
 
 Try it against a running server: run this module (``uv run python -m`` and its
 dotted name) with ``--target 127.0.0.1:50051``.
@@ -20,7 +23,11 @@ from uuid import uuid4
 from google.protobuf import field_mask_pb2
 from grpc import aio
 
+from {{ cookiecutter.package_name }}.api.grpc.client_breaker import CircuitBreakerInterceptor
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2, orders_pb2_grpc
+from {{ cookiecutter.package_name }}.resilience.breaker.circuit import CircuitBreaker
+from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
+from {{ cookiecutter.package_name }}.settings import DownstreamSettings
 
 ORDERS_SERVICE = "{{ cookiecutter.package_name }}.orders.v1.OrdersService"
 DEFAULT_TIMEOUT_SECONDS = 5.0
@@ -41,14 +48,15 @@ SERVICE_CONFIG = {
 }
 
 
-def open_channel(target: str) -> aio.Channel:
-    """A channel to ``target`` (``host:port``) with the retry policy above."""
+def open_channel(target: str, *, breaker: CircuitBreaker | None = None) -> aio.Channel:
+    """A channel to ``target`` (``host:port``) with the retry policy above, and ``breaker``."""
     return aio.insecure_channel(
         target,
         options=[
             ("grpc.enable_retries", 1),
             ("grpc.service_config", json.dumps(SERVICE_CONFIG)),
         ],
+        interceptors=[] if breaker is None else [CircuitBreakerInterceptor(breaker)],
     )
 
 
@@ -108,7 +116,13 @@ class OrdersClient:
 
 
 async def _demo(target: str, metadata: Sequence[tuple[str, str]]) -> None:
-    async with open_channel(target) as channel:
+    # Kept in the process here; a service with replicas shares it (RedisBreakerStore).
+    breaker = CircuitBreaker.for_downstream(
+        "orders",
+        DownstreamSettings(deadline_seconds=DEFAULT_TIMEOUT_SECONDS),
+        MemoryBreakerStore(),
+    )
+    async with open_channel(target, breaker=breaker) as channel:
         client = OrdersClient(channel, metadata=metadata)
         placed = await client.create_order(
             orders_pb2.Order(

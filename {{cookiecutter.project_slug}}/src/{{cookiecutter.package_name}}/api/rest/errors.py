@@ -99,7 +99,7 @@ def _headers(error: ServiceError) -> dict[str, str]:
             return {"WWW-Authenticate": f"{scheme} {challenge}"}
         case RateLimitedError(quota=quota):
             return {**rate_limit_headers(quota), "Retry-After": str(quota.reset_seconds)}
-        case ServiceUnavailableError(retry_after_seconds=float() as seconds):
+        case ServiceUnavailableError(retry_after_seconds=int() | float() as seconds):
             return {"Retry-After": str(max(math.ceil(seconds), 1))}
     retry_after = _RETRY_AFTER_SECONDS.get(error.kind)
     return {"Retry-After": str(retry_after)} if retry_after is not None else {}
