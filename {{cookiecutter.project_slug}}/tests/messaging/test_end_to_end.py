@@ -166,19 +166,17 @@ async def test_orders_placed_while_fulfilment_fails_reach_it_once_after_it_recov
             "fulfilment": FAST.model_copy(update={"breaker_failure_threshold": 3}),
         }
     )
-    downstream.answer(then=FAILING)
-    async with service(events_settings, fulfilling, serve_environment):
+    # Enough failures to open the circuit; the events behind them wait out its cool-down.
+    downstream.answer(FAILING, FAILING, FAILING, then=OK)
+    async with service(events_settings, fulfilling, serve_environment) as (_, _, consume):
         await place_orders(customer_id, 5)
-
-        async def every_event_tried() -> bool:
-            return len({request.headers["idempotency-key"] for request in downstream.received}) == 5
-
-        await eventually(every_event_tried, seconds=30)
-        assert await orders_placed(events_settings, customer_id) == 0
-
-        downstream.answer(then=OK)
         await wait_for_tally(events_settings, customer_id, 5)
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            metrics = (await http.get(f"http://127.0.0.1:{consume.http_port}/metrics")).text
 
+    opened = 'circuit_breaker_transitions_total{downstream="fulfilment",from_state="closed",'
+    assert f'{opened}to_state="open"}} 1.0' in metrics
+    assert downstream.count() >= 3 + 5
     assert len(downstream.effects) == 5
     async with open_broker(events_settings) as broker:
         assert await broker.dead_letters(10) == []
