@@ -23,8 +23,9 @@ from {{ cookiecutter.package_name }}.auth.oauth2 import OAuth2Authenticator
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind
 from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
+from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.support.downstream import downstream_client
+from tests.support.downstream import FAST, downstream_client
 from tests.support.issuer import LocalIssuer
 from tests.support.processes import free_port
 
@@ -245,3 +246,22 @@ async def test_bearer_auth_gives_up_after_one_retry(
     assert response.status_code == HTTPStatus.UNAUTHORIZED
     assert len(endpoint.seen) == 2
     assert issuer.requests["token"] == 2
+
+
+async def test_a_downstream_client_authenticates_as_this_service(
+    tokens: ClientCredentials, issuer: LocalIssuer, endpoint: Endpoint
+) -> None:
+    endpoint.revoked.add(await tokens.token())
+    client = DownstreamClient.for_downstream(
+        "fulfilment", FAST, MemoryBreakerStore(), auth=BearerAuth(tokens)
+    )
+    try:
+        response = await client.post(endpoint.url, json={"n": 1}, idempotency_key="k-1")
+    finally:
+        await client.aclose()
+
+    assert response.status_code == HTTPStatus.OK
+    assert issuer.requests["token"] == 2  # the revoked token, then a fresh one
+    (first, _), (second, _) = endpoint.seen
+    assert first != second
+    assert second == f"Bearer {await tokens.token()}"
