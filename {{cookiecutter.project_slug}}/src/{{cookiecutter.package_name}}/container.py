@@ -55,8 +55,9 @@ from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
-# A circuit's record in Redis outlives its longest window many times over; unused, it goes.
-CIRCUIT_RECORD_TTL_SECONDS = 3600
+# A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
+# unused, it goes.
+CIRCUIT_RECORD_TTL_SECONDS = 7200
 {%- if cookiecutter.queue != "none" %}
 FULFILMENT = "fulfilment"
 {%- endif %}

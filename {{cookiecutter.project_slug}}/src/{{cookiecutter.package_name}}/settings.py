@@ -38,8 +38,9 @@ class DownstreamSettings(BaseModel):
     retry_wait_max_seconds: float = Field(default=5.0, gt=0)
     retry_after_max_seconds: float = Field(default=10.0, ge=0)
     breaker_failure_threshold: int = Field(default=5, ge=1)
-    breaker_failure_window_seconds: float = Field(default=30.0, gt=0)
-    breaker_cooldown_seconds: float = Field(default=15.0, gt=0)
+    # At most an hour each: a circuit's record in Redis expires after two unused hours.
+    breaker_failure_window_seconds: float = Field(default=30.0, gt=0, le=3600)
+    breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
     breaker_half_open_calls: int = Field(default=1, ge=1)
 
 

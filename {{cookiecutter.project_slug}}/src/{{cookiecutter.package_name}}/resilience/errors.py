@@ -18,7 +18,7 @@ class DownstreamUnavailableError(ServiceUnavailableError):
     def __init__(
         self, downstream: str, reason: str, *, retry_after_seconds: float | None = None
     ) -> None:
-        super().__init__(downstream, retry_after_seconds=retry_after_seconds)
+        super().__init__(f"{downstream} service", retry_after_seconds=retry_after_seconds)
         self.downstream = downstream
         self.reason = reason
 

@@ -76,6 +76,9 @@ class CircuitBreaker:
         before, after = await self._store.change(self.name, decide)
         self._changed(before, after)
         admission = answers[0] if answers else Admission(allowed=True, started_at=now)
+        if admission.trial and now not in after.trials:
+            # The store could not record the trial (Redis contended or away): do not send it.
+            admission = Admission(allowed=False, retry_after_seconds=self._policy.cooldown_seconds)
         if not admission.allowed:
             raise CircuitOpenError(self.name, retry_after_seconds=admission.retry_after_seconds)
         return admission
