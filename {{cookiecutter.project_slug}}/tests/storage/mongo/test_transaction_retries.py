@@ -5,6 +5,8 @@ uncommitted write to the order while the service updates it.
 """
 
 import asyncio
+import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from importlib.util import find_spec
@@ -28,12 +30,13 @@ from {{ cookiecutter.package_name }}.domain.errors import (
     ConcurrentModificationError,
     ServiceUnavailableError,
 )
-from {{ cookiecutter.package_name }}.domain.orders import NewOrder, OrderChanges, OrderLine, OrderStatus
+from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.mongo.client import service_error
 from {{ cookiecutter.package_name }}.storage.mongo.storage import ORDERS, MongoStorage
 from {{ cookiecutter.package_name }}.storage.port import TransactionConflictError
+from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
 PACKAGE = {{ cookiecutter.package_name }}.__name__
@@ -159,3 +162,49 @@ async def test_a_write_conflict_that_outlasts_the_retries_is_a_concurrent_modifi
     assert isinstance(raised.value, TransactionConflictError)
     assert retries("orders.update") == before + brief.attempts - 1
     assert await own_storage.orders.get(order.id) == order
+
+
+async def test_a_commit_whose_connection_failed_is_sent_again_not_the_unit_of_work(
+    proxied_database: tuple[Settings, TcpProxy], database_settings: Settings
+) -> None:
+    settings, proxy = proxied_database
+    storage = open_storage(settings)
+    assert isinstance(storage, MongoStorage)
+    order = Order.place(NEW_ORDER, datetime.now(UTC))
+    try:
+        async with storage.unit_of_work() as uow:
+            await uow.orders.add(order)
+            proxy.cut()
+            committing = asyncio.create_task(uow.commit())
+            await asyncio.sleep(0.2)
+            proxy.restore()
+            await asyncio.wait_for(committing, timeout=15)
+    finally:
+        await storage.close()
+
+    direct = open_storage(database_settings)
+    try:
+        assert await direct.orders.get(order.id) == order
+    finally:
+        await direct.close()
+
+
+async def test_a_commit_whose_outcome_stays_unknown_is_unavailability(
+    proxied_database: tuple[Settings, TcpProxy], service_log: io.StringIO
+) -> None:
+    settings, proxy = proxied_database
+    storage = open_storage(settings)
+    assert isinstance(storage, MongoStorage)
+    try:
+        async with storage.unit_of_work() as uow:
+            await uow.orders.add(Order.place(NEW_ORDER, datetime.now(UTC)))
+            proxy.cut()
+            with pytest.raises(ServiceUnavailableError):
+                await uow.commit()
+    finally:
+        await storage.close()
+
+    lines = [json.loads(line) for line in service_log.getvalue().splitlines()]
+    resent = [line for line in lines if line.get("event") == "retry_scheduled"]
+    assert resent, "the commit was not sent again"
+    assert {line["operation"] for line in resent} == {"mongodb.commit_transaction"}
