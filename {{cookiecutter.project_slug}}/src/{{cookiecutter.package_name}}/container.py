@@ -21,6 +21,7 @@ from {{ cookiecutter.package_name }}.resilience.breaker.redis import RedisBreake
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 {%- endif %}
+from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
@@ -72,9 +73,20 @@ class Container:
     orders: OrderService
     guard: Guard
     breakers: BreakerStore
+    transaction_retry: RetryPolicy
 {%- if cookiecutter.queue != "none" %}
     events: EventStore
 {%- endif %}
+
+
+def transaction_retry_policy(settings: Settings) -> RetryPolicy:
+    """How a unit of work whose transaction lost a race runs again."""
+    return RetryPolicy(
+        attempts=settings.transaction_retry_attempts,
+        wait_initial_seconds=settings.transaction_retry_wait_initial_seconds,
+        wait_max_seconds=settings.transaction_retry_wait_max_seconds,
+        timeout_seconds=settings.transaction_retry_timeout_seconds,
+    )
 
 
 def open_storage(settings: Settings) -> {{ storage_class }}:
@@ -255,8 +267,11 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
             open_authenticator(settings, storage, breakers), RateLimiter.from_settings(settings)
         )
         try:
+            transaction_retry = transaction_retry_policy(settings)
             orders = OrderService(
-                storage, idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds)
+                storage,
+                idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds),
+                transaction_retry=transaction_retry,
             )
             yield Container(
                 settings=settings,
@@ -264,6 +279,7 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 orders=orders,
                 guard=guard,
                 breakers=breakers,
+                transaction_retry=transaction_retry,
 {%- if cookiecutter.queue != "none" %}
                 events=open_event_store(storage),
 {%- endif %}

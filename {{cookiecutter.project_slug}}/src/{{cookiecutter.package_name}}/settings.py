@@ -106,6 +106,11 @@ class Settings(BaseSettings):
     mongodb_socket_timeout_ms: int = Field(default=10_000, ge=0)
 {%- endif %}
 
+    transaction_retry_attempts: int = Field(default=3, ge=1, le=20)
+    transaction_retry_wait_initial_seconds: float = Field(default=0.05, gt=0)
+    transaction_retry_wait_max_seconds: float = Field(default=1.0, gt=0)
+    transaction_retry_timeout_seconds: float = Field(default=5.0, gt=0)
+
     idempotency_key_ttl_seconds: int = Field(default=86_400, ge=60)
 {%- if cookiecutter.auth == "jwt" %}
 

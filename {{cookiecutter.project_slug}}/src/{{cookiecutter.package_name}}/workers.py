@@ -73,6 +73,8 @@ async def run_consumer(settings: Settings) -> None:
         open_broker(settings) as broker,
         open_fulfilment(settings, container.breakers) as fulfilment,
     ):
-        projector = CustomerActivityProjector(container.events, fulfilment)
+        projector = CustomerActivityProjector(
+            container.events, fulfilment, transaction_retry=container.transaction_retry
+        )
         consumer = EventConsumer(broker, projector, settings)
         await _with_probes(settings, container.storage, broker, consumer.run(stop), stop)

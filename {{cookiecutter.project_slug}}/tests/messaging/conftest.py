@@ -40,7 +40,11 @@ class EventPath:
 
     def consumer(self, fulfilment: Fulfilment | None = None) -> EventConsumer:
         """The consumer that keeps the customer tally (and asks ``fulfilment``, if given)."""
-        projector = CustomerActivityProjector(self.container.events, fulfilment or NoFulfilment())
+        projector = CustomerActivityProjector(
+            self.container.events,
+            fulfilment or NoFulfilment(),
+            transaction_retry=self.container.transaction_retry,
+        )
         return EventConsumer(self.broker, projector, self.settings)
 
     async def orders_placed(self, customer_id: str) -> int:

@@ -88,7 +88,11 @@ def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> No
 async def test_purge_forgets_only_event_ids_past_the_retention(
     event_path: EventPath, customer_id: str
 ) -> None:
-    projector = CustomerActivityProjector(event_path.container.events, NoFulfilment())
+    projector = CustomerActivityProjector(
+        event_path.container.events,
+        NoFulfilment(),
+        transaction_retry=event_path.container.transaction_retry,
+    )
     handled = [order_created(customer_id)]
     for event in handled:
         assert await projector.handle(event)

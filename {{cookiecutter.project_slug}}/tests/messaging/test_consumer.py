@@ -85,7 +85,11 @@ async def test_a_failing_handler_is_retried_then_dead_lettered_and_replays_after
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
         consumer = EventConsumer(
-            event_path.broker, CustomerActivityProjector(cut_off.events, NoFulfilment()), settings
+            event_path.broker,
+            CustomerActivityProjector(
+                cut_off.events, NoFulfilment(), transaction_retry=cut_off.transaction_retry
+            ),
+            settings,
         )
         proxy.cut()
         receiver = Receiver(event_path.broker)

@@ -2,14 +2,17 @@
 
 Every change writes its event to the outbox in the same unit of work, so an
 event is published if and only if the change was committed (a service without
-a broker has an outbox that keeps nothing).
+a broker has an outbox that keeps nothing). A unit of work whose transaction
+loses a race with another one runs again, whole (``application.transactions``).
 """
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from uuid import UUID
 
 from {{ cookiecutter.package_name }}.application.pagination import CursorPage, OffsetPage
+from {{ cookiecutter.package_name }}.application.transactions import Transactions
 from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import (
@@ -20,9 +23,13 @@ from {{ cookiecutter.package_name }}.domain.errors import (
 )
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderChanges
-from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Storage
+from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
+from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Storage, UnitOfWork
 
 CREATE_OPERATION = "orders.create"
+UPDATE_OPERATION = "orders.update"
+DELETE_OPERATION = "orders.delete"
+PURGE_OPERATION = "orders.purge_expired_idempotency_keys"
 _UPDATE_ATTEMPTS = 5
 
 
@@ -54,17 +61,24 @@ class OrderService:
         storage: Storage,
         *,
         idempotency_ttl: timedelta,
+        transaction_retry: RetryPolicy,
         clock: Clock = utc_now,
     ) -> None:
         self._storage = storage
+        self._transactions = Transactions(storage.unit_of_work, transaction_retry)
         self._idempotency_ttl = idempotency_ttl
         self._clock = clock
 
     async def create(self, new: NewOrder, idempotency: IdempotencyKey | None = None) -> Created:
-        """Place an order; with a key, a retry replays the first result exactly."""
+        """Place an order; with a key, a retry replays the first result exactly.
+
+        The order (its id too) is made once: a unit of work that runs again
+        places the same order, and claims the key again, so it is placed once.
+        """
         now = self._clock()
         order = Order.place(new, now)
-        async with self._storage.unit_of_work() as uow:
+
+        async def place(uow: UnitOfWork) -> Created:
             if idempotency is not None:
                 scope = idempotency.scope(CREATE_OPERATION)
                 stored = await uow.idempotency.claim(scope, idempotency.key, now)
@@ -82,7 +96,9 @@ class OrderService:
             await uow.orders.add(order)
             await uow.outbox.add(OrderEvent.created(order))
             await uow.commit()
-        return Created(order, replayed=False)
+            return Created(order, replayed=False)
+
+        return await self._transactions.run(CREATE_OPERATION, place)
 
     async def get(self, order_id: UUID) -> Order:
         """Return the order or raise :class:`NotFoundError`."""
@@ -137,27 +153,41 @@ class OrderService:
             updated = current.apply(changes, self._clock())
             if updated is current:
                 return current
-            async with self._storage.unit_of_work() as uow:
-                if await uow.orders.replace(updated, expected_version=current.version):
-                    await uow.outbox.add(OrderEvent.updated(updated))
-                    await uow.commit()
-                    return updated
+            replace = partial(self._replace, updated, current.version)
+            if await self._transactions.run(UPDATE_OPERATION, replace):
+                return updated
         raise ConcurrentModificationError
 
     async def delete(self, order_id: UUID, *, if_versions: frozenset[int] | None = None) -> None:
         """Delete the order if it is at one of ``if_versions`` (any when ``None``)."""
         for _ in range(_UPDATE_ATTEMPTS):
             current = await self._current(order_id, if_versions)
-            async with self._storage.unit_of_work() as uow:
-                if await uow.orders.delete(order_id, expected_version=current.version):
-                    await uow.outbox.add(OrderEvent.deleted(current, self._clock()))
-                    await uow.commit()
-                    return
+            if await self._transactions.run(DELETE_OPERATION, partial(self._delete, current)):
+                return
         raise ConcurrentModificationError
+
+    async def _replace(self, order: Order, expected_version: int, uow: UnitOfWork) -> bool:
+        """Store ``order`` and its event if the stored one is still at ``expected_version``."""
+        if not await uow.orders.replace(order, expected_version=expected_version):
+            return False
+        await uow.outbox.add(OrderEvent.updated(order))
+        await uow.commit()
+        return True
+
+    async def _delete(self, order: Order, uow: UnitOfWork) -> bool:
+        """Delete ``order`` and record its event if it is still at its version."""
+        if not await uow.orders.delete(order.id, expected_version=order.version):
+            return False
+        await uow.outbox.add(OrderEvent.deleted(order, self._clock()))
+        await uow.commit()
+        return True
 
     async def purge_expired_idempotency_keys(self) -> int:
         """Forget keys past their retention window; returns how many went."""
-        async with self._storage.unit_of_work() as uow:
+
+        async def purge(uow: UnitOfWork) -> int:
             purged = await uow.idempotency.purge_expired(self._clock())
             await uow.commit()
-        return purged
+            return purged
+
+        return await self._transactions.run(PURGE_OPERATION, purge)

@@ -23,7 +23,9 @@ async def _purge_processed(_: argparse.Namespace) -> int:
     settings = get_settings()
     async with build_container(settings) as container:
         # Forgetting old event ids asks nothing of the fulfilment system.
-        projector = CustomerActivityProjector(container.events, NoFulfilment())
+        projector = CustomerActivityProjector(
+            container.events, NoFulfilment(), transaction_retry=container.transaction_retry
+        )
         purged = await projector.forget_handled(timedelta(hours=settings.inbox_retention_hours))
     log.info("processed_events_purged", count=purged)
     return 0

@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.resilience.backoff import backoff_seconds
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.events import OutboxRelayStore
+from {{ cookiecutter.package_name }}.storage.port import TransactionConflictError
 
 log = structlog.get_logger(__name__)
 
@@ -102,7 +103,9 @@ class OutboxRelay:
                     await self.refresh_backlog()
                     refreshed = loop.time()
                 published = await self.relay_once()
-            except ServiceUnavailableError as error:
+            except (ServiceUnavailableError, TransactionConflictError) as error:
+                # A conflict (a deadlock with another relay, say) undid the statement whole:
+                # the next round claims again, and leased rows return when their lease ends.
                 failures += 1
                 log.warning("relay_unavailable", error=error.message, failures=failures)
                 await _wait(stop, backoff_seconds(failures, base=0.5, cap=_MAX_BACKOFF_SECONDS))

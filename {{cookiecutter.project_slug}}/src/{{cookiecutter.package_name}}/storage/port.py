@@ -12,8 +12,18 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from {{ cookiecutter.package_name }}.domain.cursor import Cursor
+from {{ cookiecutter.package_name }}.domain.errors import ConcurrentModificationError
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderStatus
+
+
+class TransactionConflictError(ConcurrentModificationError):
+    """The unit of work's transaction lost a race with another one and was undone.
+
+    Nothing of it was kept, so running the whole unit again is safe (a Postgres
+    serialization failure or deadlock, a MongoDB transient transaction error).
+    Callers that see it after the retries ran out get "concurrent modification".
+    """
 
 
 @dataclass(frozen=True, slots=True)

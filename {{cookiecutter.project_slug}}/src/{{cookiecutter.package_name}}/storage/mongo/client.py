@@ -15,17 +15,24 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ConnectionFailure, DuplicateKeyError, OperationFailure, PyMongoError
 from pymongo.read_concern import ReadConcern
 
-from {{ cookiecutter.package_name }}.domain.errors import (
-    AlreadyExistsError,
-    ConcurrentModificationError,
-    ServiceUnavailableError,
-)
+from {{ cookiecutter.package_name }}.domain.errors import AlreadyExistsError, ServiceError, ServiceUnavailableError
+from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.storage.port import TransactionConflictError
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 
 _WRITE_CONFLICT = 112
+# Error labels of the driver transactions spec: the whole transaction was aborted and may
+# be run again; the commit's outcome is not known, and only the commit may be sent again.
+TRANSIENT_TRANSACTION_ERROR = "TransientTransactionError"
+UNKNOWN_COMMIT_RESULT = "UnknownTransactionCommitResult"
+# A commit whose outcome is unknown is sent again (a repeated commit of a committed
+# transaction succeeds), after the one retry the driver makes itself.
+_COMMIT_RETRY = RetryPolicy(
+    attempts=3, wait_initial_seconds=0.05, wait_max_seconds=0.5, timeout_seconds=5.0
+)
 # Server codes that mean "this server cannot serve now", not "your command is wrong":
 # host unreachable/not found, network timeout, shutdown in progress, primary stepped
 # down, time limit exceeded, not primary, interrupted at shutdown/replication change.
@@ -57,25 +64,56 @@ def create_client(settings: Settings) -> AsyncMongoClient[Document]:
     )
 
 
+def service_error(error: PyMongoError) -> ServiceError | None:
+    """The service's error for a driver failure; ``None`` when it is a bug, not a condition.
+
+    A commit of unknown outcome is unavailability, not a conflict: the transaction
+    may have been applied, so running it again could apply it twice.
+    """
+    if isinstance(error, DuplicateKeyError):
+        return AlreadyExistsError("A record with the same key already exists.")
+    if (
+        error.has_error_label(UNKNOWN_COMMIT_RESULT)
+        or isinstance(error, ConnectionFailure)
+        or error.timeout
+        or (isinstance(error, OperationFailure) and error.code in _UNAVAILABLE_CODES)
+    ):
+        return ServiceUnavailableError("database")
+    if error.has_error_label(TRANSIENT_TRANSACTION_ERROR) or (
+        isinstance(error, OperationFailure) and error.code == _WRITE_CONFLICT
+    ):
+        return TransactionConflictError()
+    return None
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:
     """Turn driver failures into the service's errors."""
     try:
         yield
-    except DuplicateKeyError as error:
-        raise AlreadyExistsError("A record with the same key already exists.") from error
-    except OperationFailure as error:
-        if error.code == _WRITE_CONFLICT:
-            raise ConcurrentModificationError from error
-        if error.timeout or error.code in _UNAVAILABLE_CODES:
-            raise ServiceUnavailableError("database") from error
-        raise
-    except ConnectionFailure as error:
-        raise ServiceUnavailableError("database") from error
     except PyMongoError as error:
-        if error.timeout:
-            raise ServiceUnavailableError("database") from error
-        raise
+        translated = service_error(error)
+        if translated is None:
+            raise
+        raise translated from error
+
+
+def _commit_result_unknown(error: Exception) -> bool:
+    return isinstance(error, PyMongoError) and error.has_error_label(UNKNOWN_COMMIT_RESULT)
+
+
+async def commit(session: AsyncClientSession) -> None:
+    """Commit the session's transaction, sending the commit again while its outcome is unknown.
+
+    Only the commit is repeated, never the transaction's writes: they may have
+    been applied already. Still unknown after the retries, it is unavailability.
+    """
+    with translated_errors():
+        async for attempt in _COMMIT_RETRY.attempts_for(
+            _commit_result_unknown, operation="mongodb.commit_transaction"
+        ):
+            with attempt:
+                await session.commit_transaction()
 
 
 @asynccontextmanager

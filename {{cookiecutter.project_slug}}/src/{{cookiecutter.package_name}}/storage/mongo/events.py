@@ -19,7 +19,13 @@ from pymongo.asynchronous.collection import AsyncCollection
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
 from {{ cookiecutter.package_name }}.observability.tracing import trace_headers
 from {{ cookiecutter.package_name }}.storage.events import CustomerActivity, OutboxBacklog, PendingEvent
-from {{ cookiecutter.package_name }}.storage.mongo.client import Database, Document, transaction, translated_errors
+from {{ cookiecutter.package_name }}.storage.mongo.client import (
+    Database,
+    Document,
+    commit,
+    transaction,
+    translated_errors,
+)
 
 OUTBOX = "outbox"
 PROCESSED_EVENTS = "processed_events"
@@ -241,8 +247,7 @@ class MongoConsumerUnitOfWork:
 
     async def commit(self) -> None:
         """Commit the transaction."""
-        with translated_errors():
-            await self._session.commit_transaction()
+        await commit(self._session)
 
 
 class MongoEventStore:

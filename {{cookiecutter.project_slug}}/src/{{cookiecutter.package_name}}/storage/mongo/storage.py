@@ -6,7 +6,7 @@ concern. Driver errors never leave this module: they become the service's own
 errors.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -17,21 +17,23 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 
 from {{ cookiecutter.package_name }}.domain.cursor import Cursor
-from {{ cookiecutter.package_name }}.domain.errors import (
-    AlreadyExistsError,
-    ConcurrentModificationError,
-    IdempotencyKeyInUseError,
-)
+from {{ cookiecutter.package_name }}.domain.errors import AlreadyExistsError, IdempotencyKeyInUseError
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.mongo.client import (
     Database,
     Document,
+    commit,
     create_client,
     transaction,
     translated_errors,
 )
-from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Outbox, StoredResult
+from {{ cookiecutter.package_name }}.storage.port import (
+    OrderFilter,
+    Outbox,
+    StoredResult,
+    TransactionConflictError,
+)
 
 ORDERS = "orders"
 IDEMPOTENCY_KEYS = "idempotency_keys"
@@ -88,19 +90,6 @@ def _older_than(cursor: Cursor) -> Document:
     }
 
 
-async def _compare_and_set(write: Awaitable[int]) -> bool:
-    """Whether ``write`` changed exactly one document.
-
-    A write conflict means another unit of work is changing the same document
-    right now: this compare-and-set lost, as it would have once that one commits.
-    """
-    try:
-        with translated_errors():
-            return await write == 1
-    except ConcurrentModificationError:
-        return False
-
-
 class MongoOrderReader:
     """Order reads, outside any transaction."""
 
@@ -152,28 +141,27 @@ class MongoOrderWriter:
             await self._orders.insert_one(_order_document(order), session=self._session)
 
     async def replace(self, order: Order, *, expected_version: int) -> bool:
-        """Compare-and-set on the version."""
+        """Compare-and-set on the version.
 
-        async def write() -> int:
+        While another transaction holds an uncommitted write to the order, this
+        one fails with a write conflict (``TransactionConflictError``): the
+        whole unit of work runs again once that one has ended.
+        """
+        with translated_errors():
             result = await self._orders.replace_one(
                 {"_id": order.id, "version": expected_version},
                 _order_document(order),
                 session=self._session,
             )
-            return result.matched_count
-
-        return await _compare_and_set(write())
+        return result.matched_count == 1
 
     async def delete(self, order_id: UUID, *, expected_version: int) -> bool:
-        """Delete if still at ``expected_version``."""
-
-        async def write() -> int:
+        """Delete if still at ``expected_version`` (a write conflict as in :meth:`replace`)."""
+        with translated_errors():
             result = await self._orders.delete_one(
                 {"_id": order_id, "version": expected_version}, session=self._session
             )
-            return result.deleted_count
-
-        return await _compare_and_set(write())
+        return result.deleted_count == 1
 
 
 class MongoIdempotencyStore:
@@ -203,7 +191,7 @@ class MongoIdempotencyStore:
                     return_document=ReturnDocument.BEFORE,
                     session=self._session,
                 )
-        except (ConcurrentModificationError, AlreadyExistsError) as error:
+        except (TransactionConflictError, AlreadyExistsError) as error:
             raise IdempotencyKeyInUseError from error
         if before is None or "fingerprint" not in before or before["expires_at"] <= now:
             return None
@@ -255,8 +243,7 @@ class MongoUnitOfWork:
 
     async def commit(self) -> None:
         """Commit the transaction."""
-        with translated_errors():
-            await self._session.commit_transaction()
+        await commit(self._session)
 
 
 class MongoStorage:

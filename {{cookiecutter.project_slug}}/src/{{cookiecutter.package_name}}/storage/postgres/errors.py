@@ -12,8 +12,12 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from {{ cookiecutter.package_name }}.domain.errors import AlreadyExistsError, ServiceUnavailableError
+from {{ cookiecutter.package_name }}.storage.port import TransactionConflictError
 
 _UNIQUE_VIOLATION = "23505"
+# The transaction lost a race and was rolled back whole; running it again may succeed:
+# serialization_failure and deadlock_detected.
+_TRANSACTION_CONFLICTS = frozenset({"40001", "40P01"})
 # SQLSTATE classes that mean "the server or the connection failed", not "your SQL is wrong":
 # 08 connection exception, 53 insufficient resources, 57 operator intervention (incl.
 # statement timeout and admin shutdown), 58 system error.
@@ -35,6 +39,8 @@ def translated_errors() -> Iterator[None]:
             raise AlreadyExistsError("A record with the same key already exists.") from error
         raise
     except DBAPIError as error:
+        if _sqlstate(error) in _TRANSACTION_CONFLICTS:
+            raise TransactionConflictError from error
         if (
             error.connection_invalidated
             or isinstance(error, OperationalError | InterfaceError)
@@ -45,6 +51,8 @@ def translated_errors() -> Iterator[None]:
     except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
         raise ServiceUnavailableError("database") from error
     except asyncpg.PostgresError as error:
+        if error.sqlstate in _TRANSACTION_CONFLICTS:
+            raise TransactionConflictError from error
         if str(error.sqlstate).startswith(_UNAVAILABLE_CLASSES):
             raise ServiceUnavailableError("database") from error
         raise
