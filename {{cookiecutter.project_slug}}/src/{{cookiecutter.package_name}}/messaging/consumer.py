@@ -111,21 +111,26 @@ class EventConsumer:
             await delivery.ack()
             return Outcome.IGNORED
         waits = 0
-        while True:
-            try:
-                handled = await self._projector.handle(event)
-            except DownstreamRejectedError as error:
-                return await self._dead_letter(delivery, error)
-            except ServiceUnavailableError as error:  # try later, with the delivery in hand
-                waits += 1
-                if await self._held(delivery, error, waits):
-                    continue
-                await delivery.retry(0)  # stopping: back to the broker, for another consumer
-                return Outcome.RETRIED
-            except Exception as error:  # every other failure is retried, then dead-lettered
-                return await self._failed(delivery, error)
-            await delivery.ack()
-            return Outcome.HANDLED if handled else Outcome.DUPLICATE
+        try:
+            while True:
+                try:
+                    handled = await self._projector.handle(event)
+                except DownstreamRejectedError as error:
+                    return await self._dead_letter(delivery, error)
+                except ServiceUnavailableError as error:  # try later, with the delivery in hand
+                    waits += 1
+                    CONSUMER_HOLDING.set(1)
+                    if await self._held(delivery, error, waits):
+                        continue
+                    await delivery.retry(0)  # stopping: back to the broker, for another consumer
+                    return Outcome.RETRIED
+                except Exception as error:  # every other failure is retried, then dead-lettered
+                    return await self._failed(delivery, error)
+                await delivery.ack()
+                return Outcome.HANDLED if handled else Outcome.DUPLICATE
+        finally:
+            if waits:
+                CONSUMER_HOLDING.set(0)
 
     async def _held(self, delivery: Delivery, error: ServiceUnavailableError, waits: int) -> bool:
         """Keep ``delivery`` unsettled for a backoff, renewing its lease; False if stopping.
@@ -141,20 +146,16 @@ class EventConsumer:
             "event_delayed", error=_describe(error), delay_seconds=round(delay, 3), waits=waits
         )
         CONSUMER_DELAYS.inc()
-        CONSUMER_HOLDING.set(1)
-        try:
-            deadline = time.monotonic() + delay
-            while not self._stopping.is_set():
-                await delivery.in_progress()
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return True
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(min(left, self._renew_every)):
-                        await self._stopping.wait()
-            return False
-        finally:
-            CONSUMER_HOLDING.set(0)
+        deadline = time.monotonic() + delay
+        while not self._stopping.is_set():
+            await delivery.in_progress()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, self._renew_every)):
+                    await self._stopping.wait()
+        return False
 
     async def _dead_letter(self, delivery: Delivery, error: Exception) -> Outcome:
         log.error("event_dead_lettered", error=_describe(error))

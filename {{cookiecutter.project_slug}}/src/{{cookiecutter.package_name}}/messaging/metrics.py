@@ -28,7 +28,8 @@ CONSUMER_DELAYS = Counter(
 )
 CONSUMER_HOLDING = Gauge(
     "consumer_holding_message",
-    "1 while the event consumer holds a message, waiting for an unavailable dependency.",
+    "1 while the event consumer holds a message for an unavailable dependency "
+    "(from the first failure until the message is settled).",
 )
 CONSUMER_LATENCY = Histogram(
     "consumer_handling_seconds",
