@@ -93,6 +93,28 @@ async def test_retry_delivers_again_after_the_delay(broker: Broker) -> None:
     await receiver.close()
 
 
+async def test_a_message_in_progress_outlasts_the_ack_timeout_and_counts_no_delivery(
+    broker: Broker, broker_settings: Settings
+) -> None:
+    await broker.publish([make_message()])
+    receiver = Receiver(broker)
+    first = await receiver.next()
+
+    ack_timeout = broker_settings.consumer_ack_timeout_seconds
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5 * ack_timeout:
+        await first.in_progress()
+        assert await receiver.nothing_within(ack_timeout / 3)
+
+    await first.retry(0)
+    again = await receiver.next()
+    assert again.message.id == first.message.id
+    assert again.attempt == first.attempt + 1
+    await again.ack()
+    assert await receiver.nothing_within(1.0)
+    await receiver.close()
+
+
 async def test_a_dead_letter_keeps_message_and_error_and_replays(broker: Broker) -> None:
     sent = make_message()
     await broker.publish([sent])

@@ -1,5 +1,7 @@
 """The consumer asks the fulfilment system over HTTP: once per event, later when it is down."""
 
+import asyncio
+
 import orjson
 
 from {{ cookiecutter.package_name }}.fulfilment.http import HttpFulfilment
@@ -10,11 +12,13 @@ from tests.messaging.conftest import EventPath
 from tests.messaging.orders import order_created, pending
 from tests.messaging.receiving import Receiver
 from tests.support.downstream import FAILING, FAST, OK, Answer, MisbehavingServer, downstream_client
+from tests.support.waiting import eventually
 
 # One attempt per call and a circuit that opens at the second failure, for short tests.
 SETTINGS = FAST.model_copy(
     update={"retry_attempts": 1, "breaker_failure_threshold": 2, "breaker_cooldown_seconds": 30}
 )
+COOLDOWN_SECONDS = 1.0
 
 
 def _created(customer_id: str, source: str) -> Message:
@@ -69,26 +73,34 @@ async def test_an_open_circuit_delays_events_without_calling_and_they_go_through
     source = event_path.settings.events_source
     await event_path.broker.publish([_created(customer_id, source) for _ in range(3)])
     downstream.answer(then=FAILING)
-    client = downstream_client(SETTINGS, name="fulfilment")
+    cooling = SETTINGS.model_copy(update={"breaker_cooldown_seconds": COOLDOWN_SECONDS})
+    client = downstream_client(cooling, name="fulfilment")
     consumer = event_path.consumer(HttpFulfilment(client, f"{downstream.url}/fulfilments"))
     receiver = Receiver(event_path.broker)
 
-    outcomes = [await consumer.settle(await receiver.next()) for _ in range(3)]
+    # The first event is held, not settled: two failures open the circuit, and the
+    # consumer waits out the cool-down without calling.
+    first = await receiver.next()
+    settling = asyncio.create_task(consumer.settle(first))
 
-    assert outcomes == [Outcome.RETRIED] * 3
-    assert downstream.count() == 2  # the third found the circuit open
-    assert await event_path.broker.dead_letters(10) == []
+    async def opened() -> bool:
+        return downstream.count() == 2
+
+    await eventually(opened, seconds=10)
+    await asyncio.sleep(COOLDOWN_SECONDS / 2)
+    assert downstream.count() == 2
+    assert not settling.done()
+
+    # Once the downstream answers again, a trial call goes through and the circuit closes.
+    downstream.answer(then=OK)
+    async with asyncio.timeout(10):
+        assert await settling is Outcome.HANDLED
+    assert first.attempt == 1
+    outcomes = [await consumer.settle(await receiver.next()) for _ in range(2)]
     await receiver.close()
     await client.aclose()
 
-    downstream.answer(then=OK)
-    recovered = downstream_client(SETTINGS, name="fulfilment-recovered")
-    consumer = event_path.consumer(HttpFulfilment(recovered, f"{downstream.url}/fulfilments"))
-    receiver = Receiver(event_path.broker)
-    outcomes = [await consumer.settle(await receiver.next()) for _ in range(3)]
-    await receiver.close()
-    await recovered.aclose()
-
-    assert outcomes == [Outcome.HANDLED] * 3
+    assert outcomes == [Outcome.HANDLED] * 2
     assert len(downstream.effects) == 3
     assert await event_path.orders_placed(customer_id) == 3
+    assert await event_path.broker.dead_letters(10) == []

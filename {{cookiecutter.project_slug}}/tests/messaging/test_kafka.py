@@ -1,5 +1,7 @@
 """What only the Kafka adapter does: its topics, its DLT records, its partitions, its URL."""
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,7 +13,12 @@ from aiokafka import (  # type: ignore[import-untyped]
 )
 
 from {{ cookiecutter.package_name }}.container import open_broker
-from {{ cookiecutter.package_name }}.messaging.kafka import BrokerAddress, KafkaBroker, topology
+from {{ cookiecutter.package_name }}.messaging.kafka import (
+    MIN_SESSION_SECONDS,
+    BrokerAddress,
+    KafkaBroker,
+    topology,
+)
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.messaging.receiving import Receiver, make_message
@@ -191,3 +198,31 @@ async def test_a_record_of_another_producer_is_delivered_for_dead_lettering(
     assert [letter.message.body for letter in await broker.dead_letters(10)] == [
         b"not a cloud event"
     ]
+
+
+async def test_a_message_in_progress_keeps_its_member_in_the_group_past_the_poll_interval(
+    broker_settings: Settings,
+) -> None:
+    # The shortest ack timeout: the member's max_poll_interval is then the minimum session.
+    settings = broker_settings.model_copy(update={"consumer_ack_timeout_seconds": 1.0})
+    poll_interval = MIN_SESSION_SECONDS
+    held, behind = make_message("order-h"), make_message("order-h")
+    async with open_broker(settings) as broker:
+        await broker.publish([held, behind])
+        receiver = Receiver(broker)
+        delivery = await receiver.next()
+        assert delivery.message.id == held.id
+        started = time.monotonic()
+        while time.monotonic() - started < poll_interval + 1.5:
+            await delivery.in_progress()
+            await asyncio.sleep(settings.consumer_ack_timeout_seconds / 3)
+        await delivery.ack()  # commits: the member kept its partition
+        following = await receiver.next()
+        assert (following.message.id, following.attempt) == (behind.id, 1)
+        await following.ack()
+        await receiver.close()
+
+    async with open_broker(settings) as successor:
+        receiver = Receiver(successor)
+        assert await receiver.nothing_within(2.0)
+        await receiver.close()

@@ -6,6 +6,13 @@ message before it is settled, keeps a message it must retry in process (its
 offset stays uncommitted, so a successor re-reads it if this process dies), and
 copies a dead letter to ``<topic>.DLT`` before committing past the original. The
 DLT is read by a second group whose committed offsets mark what was replayed.
+
+A member that does not poll for ``max_poll_interval_ms`` leaves the group, and
+its partitions (with the message in hand) go to another member. So a message
+kept in progress (the consumer waiting for an unavailable dependency) pauses
+every assigned partition and polls: the poll keeps the membership, fetches
+nothing, and the partitions resume with the next read. A record that still
+arrives (from a partition assigned by a rebalance meanwhile) waits in process.
 """
 
 import asyncio
@@ -309,9 +316,10 @@ class KafkaBroker:
     def _liveness(self) -> dict[str, int]:
         """Kafka's timers for a member, from the ack timeout.
 
-        A member that holds a message beyond the ack timeout leaves the group
-        (``max_poll_interval_ms``); one that dies is noticed after the session
-        timeout, the ack timeout within the bounds Kafka accepts.
+        A member that holds a message beyond the ack timeout without keeping it
+        in progress leaves the group (``max_poll_interval_ms``); one that dies is
+        noticed after the session timeout, the ack timeout within the bounds
+        Kafka accepts.
         """
         session = min(max(self._ack_timeout, MIN_SESSION_SECONDS), MAX_SESSION_SECONDS)
         return {
@@ -426,7 +434,28 @@ class _Subscription:
             with suppress(KafkaError, OSError, TimeoutError):
                 await consumer.stop()
 
+    async def keep_membership(self) -> None:
+        """Poll without fetching: paused partitions keep the group from timing this member out.
+
+        aiokafka drops what it prefetched for a paused partition without moving
+        its position, so nothing is skipped; a partition assigned since the last
+        pause may still hand out a record, which is kept to be read next.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            raise ServiceUnavailableError(DEPENDENCY)  # closed: the next member reads it
+        consumer.pause(*consumer.assignment())
+        with _unavailable():
+            batch = await consumer.getmany(timeout_ms=0)
+        for records in batch.values():
+            for record in records:
+                self._received(record)
+                due = time.monotonic()
+                heapq.heappush(self._retries, _Retry(due, next(self._sequence), record, 1))
+
     async def _next(self, consumer: AIOKafkaConsumer) -> "_KafkaDelivery":
+        if paused := consumer.paused():
+            consumer.resume(*paused)
         while True:
             if self._retries and self._retries[0].due <= time.monotonic():
                 retry = heapq.heappop(self._retries)
@@ -504,6 +533,10 @@ class _KafkaDelivery:
     async def ack(self) -> None:
         """Commit past the record once every earlier one is settled."""
         await self._subscription.settle(self._record)
+
+    async def in_progress(self) -> None:
+        """Keep this member in its group (and so the record's partition) while it waits."""
+        await self._subscription.keep_membership()
 
     async def retry(self, delay: float) -> None:
         """Hand the record out again after ``delay``; its offset stays uncommitted."""

@@ -21,6 +21,16 @@ CONSUMER_MESSAGES = Counter(
     "(handled, duplicate, ignored, retried, dead_lettered).",
     ["outcome"],
 )
+CONSUMER_DELAYS = Counter(
+    "consumer_delays",
+    "Waits of the event consumer holding a message while a dependency it needs "
+    "(database, downstream, open circuit) is unavailable; no delivery attempt is spent.",
+)
+CONSUMER_HOLDING = Gauge(
+    "consumer_holding_message",
+    "1 while the event consumer holds a message for an unavailable dependency "
+    "(from the first failure until the message is settled).",
+)
 CONSUMER_LATENCY = Histogram(
     "consumer_handling_seconds",
     "Time from receiving a message to settling it.",

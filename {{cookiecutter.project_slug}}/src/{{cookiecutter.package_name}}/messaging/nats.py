@@ -319,7 +319,7 @@ class NatsBroker:
             raise ServiceUnavailableError("message broker") from error
 
     async def _settle(self, reply: str, verdict: bytes) -> None:
-        """Send an ack, nak or term for a delivery and wait until JetStream confirms it.
+        """Send an ack, nak, term or progress for a delivery; wait until JetStream confirms it.
 
         It goes over the current connection, so a delivery received before a
         reconnect can still be settled within its ack wait.
@@ -539,6 +539,10 @@ class NatsDelivery:
     async def ack(self) -> None:
         """Done; confirmed by JetStream, so it is never delivered again."""
         await self._broker._settle(self._reply, Msg.Ack.Ack)
+
+    async def in_progress(self) -> None:
+        """``+WPI``: JetStream restarts the ack wait and counts no delivery; confirmed."""
+        await self._broker._settle(self._reply, Msg.Ack.Progress)
 
     async def retry(self, delay: float) -> None:
         """Nak with a delay: JetStream delivers it again after ``delay`` seconds."""

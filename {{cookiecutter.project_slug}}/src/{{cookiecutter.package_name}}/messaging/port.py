@@ -69,6 +69,15 @@ class Delivery(Protocol):
         """Done: the broker forgets the message."""
         ...
 
+    async def in_progress(self) -> None:
+        """Still at work on it: restart the ack timeout, without counting a delivery.
+
+        The consumer calls it at least every third of the ack timeout while it
+        holds a message for an unavailable dependency, so that the broker never
+        redelivers it meanwhile, to this consumer or another.
+        """
+        ...
+
     async def retry(self, delay: float) -> None:
         """Deliver the message again, no sooner than ``delay`` seconds from now."""
         ...

@@ -12,11 +12,16 @@ what listing them without consuming relies on.
 A retry holds the message for its delay, then returns it with ``basic.reject``
 (which, unlike ``basic.nack``, counts towards the delivery limit on RabbitMQ 4.3
 too); a delivery left unsettled for the ack timeout is returned the same way.
+That timer is this adapter's, so a delivery kept in progress restarts it and
+sends nothing. The broker's own limit on an unacked delivery, the channel's
+consumer timeout (``consumer_timeout``, 30 minutes by default), still applies:
+a message held longer than that (a dependency away for so long) is returned by
+the broker as the channel closes, and counted as one delivery.
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Self
@@ -392,10 +397,7 @@ class RabbitMQDeliveries:
         incoming = None if self._lost else await self._inbox.get()
         if incoming is None:
             raise ServiceUnavailableError(DEPENDENCY)
-        delivery = RabbitMQDelivery(incoming, self._broker)
-        self._expiries.add(delivery.expiry)
-        delivery.expiry.add_done_callback(self._expiries.discard)
-        return delivery
+        return RabbitMQDelivery(incoming, self._broker, self._track)
 
     async def aclose(self) -> None:
         """Stop consuming; the broker returns what was received but not settled."""
@@ -405,6 +407,14 @@ class RabbitMQDeliveries:
             channel.close_callbacks.discard(self._on_channel_closed)
             with _unavailable_on_failure():
                 await channel.close()
+
+    def _track(self, expiry: "asyncio.Task[None]") -> None:
+        """Cancel ``expiry`` with the others when the channel goes away."""
+        if self._lost or self._closed:
+            expiry.cancel()
+            return
+        self._expiries.add(expiry)
+        expiry.add_done_callback(self._expiries.discard)
 
     def _on_channel_closed(self, _channel: object, _reason: BaseException | None) -> None:
         """Drop what was received (the broker returns it) and wake a waiting reader."""
@@ -423,19 +433,39 @@ class RabbitMQDeliveries:
 class RabbitMQDelivery:
     """One received message, returned to the queue if not settled within the ack timeout."""
 
-    def __init__(self, incoming: AbstractIncomingMessage, broker: RabbitMQBroker) -> None:
+    def __init__(
+        self,
+        incoming: AbstractIncomingMessage,
+        broker: RabbitMQBroker,
+        on_renewal: Callable[["asyncio.Task[None]"], None],
+    ) -> None:
         self._incoming = incoming
         self._broker = broker
+        self._on_renewal = on_renewal
         self.message = _received(incoming)
         # A quorum queue counts the earlier deliveries that came back unsettled.
         count = incoming.headers.get("x-delivery-count")
         self.attempt = 1 + (count if isinstance(count, int) else 0)
         self.expiry = asyncio.create_task(self._return_after(broker.ack_timeout))
+        on_renewal(self.expiry)
 
     async def ack(self) -> None:
         """Forget the message (a no-op once the ack timeout has returned it)."""
         if self._settling():
             await self._settle(self._incoming.ack())
+
+    async def in_progress(self) -> None:
+        """Restart the ack timeout; nothing goes to the broker, which counts nothing.
+
+        Raises ``ServiceUnavailableError`` once the channel is gone: the broker has
+        taken the message back, so holding it longer is of no use.
+        """
+        if self._incoming.channel.is_closed:
+            raise ServiceUnavailableError(DEPENDENCY)
+        if not self._incoming.processed:
+            self.expiry.cancel()
+            self.expiry = asyncio.create_task(self._return_after(self._broker.ack_timeout))
+            self._on_renewal(self.expiry)
 
     async def retry(self, delay: float) -> None:
         """Hold the message for ``delay`` seconds, then return it (counted as a failed attempt)."""

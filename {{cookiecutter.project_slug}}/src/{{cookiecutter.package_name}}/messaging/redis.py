@@ -282,6 +282,10 @@ class RedisBroker:
         with self._unavailable():
             await self._client.xack(self._names.events, self._names.consumer, entry_id)
 
+    async def _keep(self, entry_id: str) -> None:
+        with self._unavailable():
+            await self._set_idle(entry_id, 0.0)
+
     async def _retry(self, entry_id: str, delay: float) -> None:
         """Make the entry look idle for ``ack timeout - delay``, so it is claimed after ``delay``.
 
@@ -404,6 +408,10 @@ class _RedisDelivery:
     async def ack(self) -> None:
         """XACK: the group forgets the entry."""
         await self.broker._ack(self.entry_id)
+
+    async def in_progress(self) -> None:
+        """Make the entry look fresh (idle 0), counting no delivery: nobody claims it."""
+        await self.broker._keep(self.entry_id)
 
     async def retry(self, delay: float) -> None:
         """Leave the entry pending; it is claimed again after ``delay``, counting one delivery."""
