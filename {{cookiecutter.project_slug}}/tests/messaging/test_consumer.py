@@ -116,7 +116,11 @@ async def test_a_database_outage_holds_the_event_without_spending_attempts_until
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
         consumer = EventConsumer(
-            event_path.broker, CustomerActivityProjector(cut_off.events, NoFulfilment()), settings
+            event_path.broker,
+            CustomerActivityProjector(
+                cut_off.events, NoFulfilment(), transaction_retry=cut_off.transaction_retry
+            ),
+            settings,
         )
         proxy.cut()
         receiver = Receiver(event_path.broker)
@@ -223,7 +227,11 @@ async def test_a_stop_ends_a_hold_at_once_and_the_event_is_handled_later(
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
         consumer = EventConsumer(
-            event_path.broker, CustomerActivityProjector(cut_off.events, NoFulfilment()), settings
+            event_path.broker,
+            CustomerActivityProjector(
+                cut_off.events, NoFulfilment(), transaction_retry=cut_off.transaction_retry
+            ),
+            settings,
         )
         proxy.cut()
         stop = asyncio.Event()
