@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.container import open_broker, open_event_st
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.access import PlaceOrders
 from tests.support.broker import BrokerServer
-from tests.support.downstream import FAILING, FAST, OK, MisbehavingServer
+from tests.support.downstream import FAILING, FAST, OK, Answer, MisbehavingServer
 from tests.support.processes import free_port, start_command
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
@@ -180,3 +180,32 @@ async def test_orders_placed_while_fulfilment_fails_reach_it_once_after_it_recov
     assert len(downstream.effects) == 5
     async with open_broker(events_settings) as broker:
         assert await broker.dead_letters(10) == []
+
+
+async def test_an_event_fulfilment_refuses_is_dead_lettered_with_the_response(
+    events_settings: Settings,
+    serve_environment: dict[str, str],
+    place_orders: PlaceOrders,
+    customer_id: str,
+    downstream: MisbehavingServer,
+) -> None:
+    fulfilling = events_settings.model_copy(
+        update={"fulfilment_url": HttpUrl(f"{downstream.url}/fulfilments"), "fulfilment": FAST}
+    )
+    downstream.answer(then=Answer(400, body=b'{"error": "unknown sku"}'))
+    async with (
+        service(events_settings, fulfilling, serve_environment),
+        open_broker(events_settings) as broker,
+    ):
+        await place_orders(customer_id, 1)
+
+        async def dead_lettered() -> bool:
+            return len(await broker.dead_letters(10)) == 1
+
+        await eventually(dead_lettered, seconds=30)
+        [letter] = await broker.dead_letters(10)
+
+    assert "HTTP 400" in letter.error
+    assert "unknown sku" in letter.error
+    assert downstream.count() == 1  # a refusal is not retried
+    assert await orders_placed(events_settings, customer_id) == 0
