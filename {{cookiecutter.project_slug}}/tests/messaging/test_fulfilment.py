@@ -3,14 +3,18 @@
 import asyncio
 
 import orjson
+from pydantic import HttpUrl
 
+from {{ cookiecutter.package_name }}.container import open_fulfilment
 from {{ cookiecutter.package_name }}.fulfilment.http import HttpFulfilment
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
 from {{ cookiecutter.package_name }}.messaging.consumer import Outcome
 from {{ cookiecutter.package_name }}.messaging.port import Message
+from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
 from tests.messaging.conftest import EventPath
 from tests.messaging.orders import order_created, pending
 from tests.messaging.receiving import Receiver
+from tests.support.access import ServiceCredentials
 from tests.support.downstream import FAILING, FAST, OK, Answer, MisbehavingServer, downstream_client
 from tests.support.waiting import eventually
 
@@ -104,3 +108,27 @@ async def test_an_open_circuit_delays_events_without_calling_and_they_go_through
     assert len(downstream.effects) == 3
     assert await event_path.orders_placed(customer_id) == 3
     assert await event_path.broker.dead_letters(10) == []
+
+
+async def test_the_container_wires_fulfilment_from_the_settings(
+    event_path: EventPath,
+    downstream: MisbehavingServer,
+    service_credentials: ServiceCredentials,
+    customer_id: str,
+) -> None:
+    message = _created(customer_id, event_path.settings.events_source)
+    await event_path.broker.publish([message])
+    settings = event_path.settings.model_copy(
+        update={"fulfilment_url": HttpUrl(f"{downstream.url}/fulfilments")}
+    )
+
+    async with open_fulfilment(settings, MemoryBreakerStore()) as fulfilment:
+        receiver = Receiver(event_path.broker)
+        assert await event_path.consumer(fulfilment).settle(await receiver.next()) is (
+            Outcome.HANDLED
+        )
+        await receiver.close()
+
+    [request] = downstream.received
+    assert request.headers["idempotency-key"] == message.id
+    assert await service_credentials(request.headers.get("authorization"))

@@ -17,6 +17,19 @@ class Grant(Protocol):
         ...
 
 
+class ServiceCredentials(Protocol):
+    """Whether an outbound request's ``Authorization`` header is this service's own credential.
+
+    In the auth modes where the service calls others as itself (OAuth 2.0 client
+    credentials), the header must hold a token the issuer signed for it; in the
+    others, outbound requests carry none.
+    """
+
+    def __call__(self, authorization: str | None) -> Awaitable[bool]:
+        """Check the header a downstream received."""
+        ...
+
+
 class PlaceOrders(Protocol):
     """Places orders through the API of a running ``serve`` process, as a caller would."""
 
