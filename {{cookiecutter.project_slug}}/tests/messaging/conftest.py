@@ -38,12 +38,17 @@ class EventPath:
         """A relay of the outbox to the broker."""
         return OutboxRelay(self.container.events.outbox, self.broker, self.settings, owner=owner)
 
-    def consumer(self, fulfilment: Fulfilment | None = None) -> EventConsumer:
-        """The consumer that keeps the customer tally (and asks ``fulfilment``, if given)."""
+    def consumer(
+        self, fulfilment: Fulfilment | None = None, *, container: Container | None = None
+    ) -> EventConsumer:
+        """The consumer that keeps the customer tally (and asks ``fulfilment``, if given).
+
+        ``container`` replaces the path's own, to reach the database another way
+        (through a proxy the test cuts).
+        """
+        on = container or self.container
         projector = CustomerActivityProjector(
-            self.container.events,
-            fulfilment or NoFulfilment(),
-            transaction_retry=self.container.transaction_retry,
+            on.events, fulfilment or NoFulfilment(), transaction_retry=on.transaction_retry
         )
         return EventConsumer(self.broker, projector, self.settings)
 

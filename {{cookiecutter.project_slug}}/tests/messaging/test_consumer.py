@@ -7,12 +7,10 @@ from dataclasses import replace
 import orjson
 from prometheus_client import REGISTRY
 
-from {{ cookiecutter.package_name }}.application.customer_activity import CustomerActivityProjector
 from {{ cookiecutter.package_name }}.container import build_container
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
-from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.messaging.cloudevents import to_message
-from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer, Outcome
+from {{ cookiecutter.package_name }}.messaging.consumer import Outcome
 from {{ cookiecutter.package_name }}.messaging.port import Broker, Message
 from tests.messaging.conftest import EventPath
 from tests.messaging.orders import order_created, pending
@@ -115,13 +113,7 @@ async def test_a_database_outage_holds_the_event_without_spending_attempts_until
         TcpProxy(*database_server.address(settings)) as proxy,
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
-        consumer = EventConsumer(
-            event_path.broker,
-            CustomerActivityProjector(
-                cut_off.events, NoFulfilment(), transaction_retry=cut_off.transaction_retry
-            ),
-            settings,
-        )
+        consumer = event_path.consumer(container=cut_off)
         proxy.cut()
         receiver = Receiver(event_path.broker)
         delivery = await receiver.next()
@@ -159,13 +151,7 @@ async def test_a_held_event_stays_with_its_consumer_past_the_ack_timeout(
         TcpProxy(*database_server.address(settings)) as proxy,
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
-        consumer = EventConsumer(
-            event_path.broker,
-            CustomerActivityProjector(
-                cut_off.events, NoFulfilment(), transaction_retry=cut_off.transaction_retry
-            ),
-            settings,
-        )
+        consumer = event_path.consumer(container=cut_off)
         proxy.cut()
         receiver = Receiver(event_path.broker)
         delivery = await receiver.next()
@@ -226,13 +212,7 @@ async def test_a_stop_ends_a_hold_at_once_and_the_event_is_handled_later(
         TcpProxy(*database_server.address(settings)) as proxy,
         build_container(database_server.through(settings, proxy.port)) as cut_off,
     ):
-        consumer = EventConsumer(
-            event_path.broker,
-            CustomerActivityProjector(
-                cut_off.events, NoFulfilment(), transaction_retry=cut_off.transaction_retry
-            ),
-            settings,
-        )
+        consumer = event_path.consumer(container=cut_off)
         proxy.cut()
         stop = asyncio.Event()
         running = asyncio.create_task(consumer.run(stop))

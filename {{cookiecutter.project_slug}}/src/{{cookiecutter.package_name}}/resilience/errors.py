@@ -33,6 +33,13 @@ class CircuitOpenError(DownstreamUnavailableError):
         super().__init__(downstream, "circuit open", retry_after_seconds=retry_after_seconds)
 
 
+class DeadlineExceededError(DownstreamUnavailableError):
+    """The call's deadline ran out (its retries included); not retried: no time is left."""
+
+    def __init__(self, downstream: str) -> None:
+        super().__init__(downstream, "deadline exceeded")
+
+
 class BulkheadFullError(DownstreamUnavailableError):
     """Every connection to the downstream is busy, and none came free in time."""
 

@@ -36,6 +36,7 @@ from {{ cookiecutter.package_name }}.resilience.breaker.state import Admission
 from {{ cookiecutter.package_name }}.resilience.errors import (
     BulkheadFullError,
     CircuitOpenError,
+    DeadlineExceededError,
     DownstreamUnavailableError,
 )
 from {{ cookiecutter.package_name }}.resilience.metrics import (
@@ -218,14 +219,14 @@ class DownstreamClient:
             if error.retry_after is None:
                 return True
             return error.retry_after <= self._settings.retry_after_max_seconds and error.retry_after
-        return isinstance(error, DownstreamUnavailableError) and not error.reason.startswith(
-            "deadline exceeded"
+        return isinstance(error, DownstreamUnavailableError) and not isinstance(
+            error, DeadlineExceededError
         )
 
     async def _attempt(self, request: httpx2.Request, deadline: float) -> httpx2.Response:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise DownstreamUnavailableError(self.name, "deadline exceeded")
+            raise DeadlineExceededError(self.name)
         admission = await self._breaker.admit()
         try:
             async with asyncio.timeout(self._settings.pool_timeout_seconds):
@@ -247,11 +248,14 @@ class DownstreamClient:
         try:
             async with asyncio.timeout(remaining):
                 response = await self._http.send(request)
-        except (httpx2.TimeoutException, TimeoutError) as error:
+        except TimeoutError:
             DOWNSTREAM_ATTEMPTS.labels(self.name, "timeout").inc()
             await self._breaker.failed(admission)
-            reason = "deadline exceeded" if isinstance(error, TimeoutError) else "timed out"
-            raise DownstreamUnavailableError(self.name, f"{reason}: {error!r}") from None
+            raise DeadlineExceededError(self.name) from None
+        except httpx2.TimeoutException as error:
+            DOWNSTREAM_ATTEMPTS.labels(self.name, "timeout").inc()
+            await self._breaker.failed(admission)
+            raise DownstreamUnavailableError(self.name, f"timed out: {error!r}") from None
         except httpx2.TransportError as error:
             DOWNSTREAM_ATTEMPTS.labels(self.name, "connection_error").inc()
             await self._breaker.failed(admission)
@@ -275,6 +279,6 @@ def _outcome(error: DownstreamUnavailableError) -> str:
         return "circuit_open"
     if isinstance(error, BulkheadFullError):
         return "bulkhead_full"
-    if error.reason.startswith("deadline exceeded"):
+    if isinstance(error, DeadlineExceededError):
         return "deadline_exceeded"
     return "unavailable"
