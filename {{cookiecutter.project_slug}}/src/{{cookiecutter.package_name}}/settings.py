@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 {%- endif %}
 
 from limits import parse
-from pydantic import BaseModel, Field, {% if cookiecutter.queue != "none" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, {% if cookiecutter.auth in ("jwt", "api_key", "oauth2") %}SecretStr, {% endif %}field_validator
+from pydantic import BaseModel, Field, {% if cookiecutter.queue != "none" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.auth in ("jwt", "oauth2") %}
 
@@ -42,6 +42,25 @@ class DownstreamSettings(BaseModel):
     breaker_failure_window_seconds: float = Field(default=30.0, gt=0, le=3600)
     breaker_cooldown_seconds: float = Field(default=15.0, gt=0, le=3600)
     breaker_half_open_calls: int = Field(default=1, ge=1)
+
+
+class WebhookSourceSettings(BaseModel):
+    """One sender of webhooks to this service: set as ``WEBHOOKS_<SOURCE>__<FIELD>``.
+
+    ``secrets`` holds the sender's secrets, separated by spaces (two during a
+    rotation); with none, every message from the source is refused.
+    """
+
+    model_config = {"frozen": True}
+
+    scheme: Literal["standard", "github", "stripe"] = "standard"
+    secrets: SecretStr = SecretStr("")
+    tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    max_body_bytes: int = Field(default=262_144, ge=1024, le=10_485_760)
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Each secret, in the order given."""
+        return tuple(self.secrets.get_secret_value().split())
 
 
 class Settings(BaseSettings):
@@ -147,6 +166,31 @@ class Settings(BaseSettings):
     rate_limit_redis_url: RedisDsn | None = None
     rate_limit_redis_timeout_seconds: float = Field(default=0.5, gt=0)
     rate_limit_key_prefix: str = Field(default="{{ cookiecutter.project_slug }}:ratelimit", min_length=1)
+
+    # The payment provider that notifies this service (POST /v1/webhooks/payments).
+    webhooks_payments: WebhookSourceSettings = WebhookSourceSettings()
+    webhooks_inbox_retention_hours: int = Field(default=720, ge=1)
+
+    # Webhooks this service sends (the `deliver` worker).
+    webhooks_delivery: DownstreamSettings = DownstreamSettings(
+        read_timeout_seconds=10.0, deadline_seconds=15.0, retry_attempts=1
+    )
+    # The wait before each attempt (the first: at once); each wait gets up to 10% of jitter.
+    webhooks_retry_schedule_seconds: tuple[float, ...] = Field(
+        default=(0, 5, 300, 1800, 7200, 18000, 36000, 36000), min_length=1, max_length=50
+    )
+    # An endpoint that failed this many attempts in a row, for at least this long, is disabled.
+    webhooks_disable_after_failures: int = Field(default=10, ge=1)
+    webhooks_disable_after_seconds: float = Field(default=432_000.0, ge=0)
+    webhooks_secret_rotation_overlap_seconds: int = Field(default=86_400, ge=0, le=2_592_000)
+    webhooks_allow_http: bool = False
+    webhooks_allow_private_addresses: bool = False
+    webhooks_max_response_bytes: int = Field(default=65_536, ge=1024)
+    webhooks_response_excerpt_bytes: int = Field(default=1024, ge=0, le=65_536)
+    webhooks_deliver_batch_size: int = Field(default=50, ge=1, le=1000)
+    webhooks_deliver_concurrency: int = Field(default=16, ge=1, le=256)
+    webhooks_deliver_lease_seconds: float = Field(default=60.0, gt=0)
+    webhooks_deliver_idle_seconds: float = Field(default=0.5, gt=0)
 
     circuit_breaker_redis_url: RedisDsn | None = None
     circuit_breaker_redis_timeout_seconds: float = Field(default=0.5, gt=0)

@@ -26,6 +26,7 @@ RULES = (
     ("storage.port", "port"),
     ("storage.events", "port"),
     ("storage.api_keys", "port"),
+    ("storage.webhooks", "port"),
     ("messaging.port", "port"),
     ("auth.port", "port"),
     ("auth.principal", "port"),
@@ -34,11 +35,15 @@ RULES = (
     # How every retry in the service waits: a policy the use cases apply, like a port's contract.
     ("resilience.backoff", "port"),
     ("resilience.retries", "port"),
+    # What a webhook may be sent to, and how one is signed: rules the use cases apply.
+    ("webhooks.destinations", "port"),
+    ("webhooks.signatures", "port"),
     ("storage.", "adapter"),
     ("messaging.", "adapter"),
     ("auth.", "adapter"),
     ("fulfilment.", "adapter"),
     ("resilience.", "adapter"),
+    ("webhooks.", "adapter"),
     ("observability.", "adapter"),
     ("api.", "entry point"),
     ("orders.", "entry point"),

@@ -1,8 +1,9 @@
 """The orders use cases, written once for every transport, database and broker.
 
-Every change writes its event to the outbox in the same unit of work, so an
-event is published if and only if the change was committed (a service without
-a broker has an outbox that keeps nothing). A unit of work whose transaction
+Every change writes its event to the outbox, and its webhook deliveries (one
+per subscribed endpoint), in the same unit of work, so an event is published
+and announced if and only if the change was committed (a service without a
+broker has an outbox that keeps nothing). A unit of work whose transaction
 loses a race with another one runs again, whole (``application.transactions``).
 """
 
@@ -31,6 +32,12 @@ UPDATE_OPERATION = "orders.update"
 DELETE_OPERATION = "orders.delete"
 PURGE_OPERATION = "orders.purge_expired_idempotency_keys"
 _UPDATE_ATTEMPTS = 5
+
+
+async def _announce(uow: UnitOfWork, event: OrderEvent) -> None:
+    """Record ``event`` for the broker and for the webhook endpoints that subscribe to it."""
+    await uow.outbox.add(event)
+    await uow.webhooks.add(event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +101,7 @@ class OrderService:
                     expires_at=now + self._idempotency_ttl,
                 )
             await uow.orders.add(order)
-            await uow.outbox.add(OrderEvent.created(order))
+            await _announce(uow, OrderEvent.created(order))
             await uow.commit()
             return Created(order, replayed=False)
 
@@ -170,7 +177,7 @@ class OrderService:
         """Store ``order`` and its event if the stored one is still at ``expected_version``."""
         if not await uow.orders.replace(order, expected_version=expected_version):
             return False
-        await uow.outbox.add(OrderEvent.updated(order))
+        await _announce(uow, OrderEvent.updated(order))
         await uow.commit()
         return True
 
@@ -178,7 +185,7 @@ class OrderService:
         """Delete ``order`` and record its event if it is still at its version."""
         if not await uow.orders.delete(order.id, expected_version=order.version):
             return False
-        await uow.outbox.add(OrderEvent.deleted(order, self._clock()))
+        await _announce(uow, OrderEvent.deleted(order, self._clock()))
         await uow.commit()
         return True
 

@@ -10,6 +10,7 @@ class Permission(StrEnum):
 
     ORDERS_READ = "orders:read"
     ORDERS_WRITE = "orders:write"
+    WEBHOOKS_MANAGE = "webhooks:manage"
 
     @classmethod
     def granted_by(cls, scopes: Iterable[str]) -> frozenset["Permission"]:

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import ConcurrentModificationError
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderStatus
+from {{ cookiecutter.package_name }}.storage.webhooks import WebhookInbox, WebhookOutbox
 
 
 class TransactionConflictError(ConcurrentModificationError):
@@ -137,6 +138,16 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox:
         """Events to publish if this transaction commits."""
+        ...
+
+    @property
+    def webhooks(self) -> WebhookOutbox:
+        """Webhook deliveries to make if this transaction commits."""
+        ...
+
+    @property
+    def webhook_inbox(self) -> WebhookInbox:
+        """Ids of the webhooks received, kept if this transaction commits."""
         ...
 
     async def commit(self) -> None:

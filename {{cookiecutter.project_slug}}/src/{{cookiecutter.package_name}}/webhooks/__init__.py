@@ -1,0 +1,1 @@
+"""Webhooks: signing, the destinations this service may call, delivery and inbound verification."""
