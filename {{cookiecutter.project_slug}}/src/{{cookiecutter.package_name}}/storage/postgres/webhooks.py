@@ -384,6 +384,7 @@ class PostgresWebhookEndpointStore:
         """
         stored = webhook_endpoints.c
         values = _endpoint_values(endpoint)
+        del values["id"]
         if endpoint.status is EndpointStatus.ACTIVE:
             enabled_again = stored.status != _ACTIVE
             values["failure_streak"] = case(
