@@ -139,7 +139,8 @@ class WebhookEndpoint:
         now = to_stored_precision(now)
         ending = to_stored_precision(now + overlap)
         kept = tuple(
-            secret if secret.expires_at is not None and secret.expires_at <= ending
+            secret
+            if secret.expires_at is not None and secret.expires_at <= ending
             else replace(secret, expires_at=ending)
             for secret in self.signing_secrets(now)
         )
