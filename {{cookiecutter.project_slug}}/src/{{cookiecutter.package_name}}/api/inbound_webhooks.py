@@ -1,4 +1,4 @@
-"""``POST /v1/webhooks/{source}``: webhooks from the configured senders, verified before anything else.
+"""``POST /v1/webhooks/{source}``: webhooks from the configured senders, verified first.
 
 One endpoint for both APIs: the REST app answers it on its own port, a gRPC
 server on its HTTP side port. The signature is the sender's authentication,
@@ -70,17 +70,14 @@ async def receive_webhook(
         body = await _body(request, source.max_body_bytes)
     except _TooLargeError:
         reason = f"the body is over {source.max_body_bytes} bytes"
-        _rejected(name, None, reason)
-        return error_response(413, "payload_too_large", f"The webhook was refused: {reason}.")
+        return _refused(name, None, reason, 413, "payload_too_large")
     message_id = None
     try:
         message = source.scheme.verify(request.headers, body, clock())
         message_id = message.message_id
         handled = await source.handler.handle(name, message_id, message.payload)
     except WebhookRejectedError as rejected:
-        _rejected(name, rejected.message_id, rejected.reason)
-        message = f"The webhook was refused: {rejected.reason}."
-        return error_response(400, "webhook_rejected", message)
+        return _refused(name, rejected.message_id, rejected.reason, 400, "webhook_rejected")
     except ServiceError as error:
         WEBHOOKS_RECEIVED.labels(name, "invalid").inc()
         log.warning("webhook_not_handled", source=name, message_id=message_id, code=error.code)
@@ -99,9 +96,11 @@ async def receive_webhook(
     return JSONResponse({"outcome": handled.outcome.value})
 
 
-def _rejected(source: str, message_id: str | None, reason: str) -> None:
+def _refused(source: str, message_id: str | None, reason: str, status: int, code: str) -> Response:
+    """Count and log a message that failed verification, and answer why."""
     WEBHOOKS_RECEIVED.labels(source, REJECTED).inc()
     log.warning("webhook_rejected", source=source, reason=reason, message_id=message_id)
+    return error_response(status, code, f"The webhook was refused: {reason}.")
 
 
 def webhook_route(sources: Mapping[str, WebhookSource]) -> Route:

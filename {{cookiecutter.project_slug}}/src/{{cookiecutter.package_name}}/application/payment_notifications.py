@@ -1,4 +1,4 @@
-"""The payment provider's notifications: a payment that succeeded confirms its order, one that failed cancels it.
+"""The payment provider's notifications: a paid order is confirmed, an unpaid one cancelled.
 
 The changes go through the orders use case, so they follow the order's
 lifecycle and announce themselves (outbox, webhook deliveries) like any other

@@ -1,4 +1,4 @@
-"""The checks every scheme makes alike: headers present, ids bounded, timestamps fresh, JSON last."""
+"""What every scheme checks alike: headers present, ids bounded, timestamps fresh, JSON last."""
 
 import json
 from collections.abc import Mapping
@@ -10,6 +10,8 @@ from {{ cookiecutter.package_name }}.webhooks.verification.port import WebhookRe
 
 # Longer ids are refused: a sender's id is a key of the inbox, not a document.
 MAX_MESSAGE_ID_LENGTH = 200
+# Seconds since the epoch stay within 12 digits for the next thirty thousand years.
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def header(headers: Mapping[str, str], name: str) -> str:
@@ -31,7 +33,7 @@ def message_id_of(value: str, name: str) -> str:
 
 def unix_time(value: str, name: str) -> int:
     """``value`` as whole seconds since the epoch; anything else is a rejection."""
-    if not value.isascii() or not value.isdigit() or len(value) > 12:
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_TIMESTAMP_DIGITS:
         raise WebhookRejectedError(f"the {name} is not a unix time in whole seconds")
     return int(value)
 

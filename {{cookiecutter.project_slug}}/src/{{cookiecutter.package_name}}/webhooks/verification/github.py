@@ -49,11 +49,11 @@ class GitHubSignature:
         message_id = message_id_of(header(headers, DELIVERY_HEADER), DELIVERY_HEADER)
         try:
             signature = _signature(header(headers, SIGNATURE_HEADER))
-            if not any(
-                hmac.compare_digest(signature, hmac.new(key, body, hashlib.sha256).digest())
-                for key in self._keys
-            ):
-                raise WebhookRejectedError("the signature matches no secret of the source")
         except WebhookRejectedError as rejected:
             raise WebhookRejectedError(rejected.reason, message_id) from None
+        if not any(
+            hmac.compare_digest(signature, hmac.new(key, body, hashlib.sha256).digest())
+            for key in self._keys
+        ):
+            raise WebhookRejectedError("no signature matches a secret of the source", message_id)
         return VerifiedMessage(message_id, json_object(body))

@@ -12,6 +12,7 @@ import hmac
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
+from {{ cookiecutter.package_name }}.domain.webhooks import SECRET_PREFIX
 from {{ cookiecutter.package_name }}.webhooks.signatures import (
     ID_HEADER,
     SIGNATURE_HEADER,
@@ -32,7 +33,6 @@ from {{ cookiecutter.package_name }}.webhooks.verification.port import (
     WebhookRejectedError,
 )
 
-SECRET_PREFIX = "whsec_"
 MIN_KEY_BYTES = 24
 MAX_KEY_BYTES = 64
 # The length of an HMAC-SHA256: a v1 signature of any other length is malformed.
@@ -97,13 +97,13 @@ class StandardWebhooks:
             timestamp = unix_time(header(headers, TIMESTAMP_HEADER), TIMESTAMP_HEADER)
             signatures = _signatures(header(headers, SIGNATURE_HEADER))
             check_timestamp(timestamp, now, self._tolerance_seconds)
-            expected = [digest(key, message_id, timestamp, body) for key in self._keys]
-            if not any(
-                hmac.compare_digest(signature, candidate)
-                for signature in signatures
-                for candidate in expected
-            ):
-                raise WebhookRejectedError("no signature matches a secret of the source")
         except WebhookRejectedError as rejected:
             raise WebhookRejectedError(rejected.reason, message_id) from None
+        expected = [digest(key, message_id, timestamp, body) for key in self._keys]
+        if not any(
+            hmac.compare_digest(signature, candidate)
+            for signature in signatures
+            for candidate in expected
+        ):
+            raise WebhookRejectedError("no signature matches a secret of the source", message_id)
         return VerifiedMessage(message_id, json_object(body))
