@@ -309,7 +309,7 @@ def github_headers(secret: str, body: bytes, delivery: str) -> dict[str, str]:
 async def test_a_source_on_the_github_scheme(
     open_receiver: OpenReceiver, settings: Settings
 ) -> None:
-    secret = "a GitHub webhook secret"  # noqa: S105 - the test's own
+    secret = "a-github-webhook-secret"  # noqa: S105 - the test's own (no spaces: they separate)
     async with open_receiver(
         with_source(settings, scheme="github", secrets=SecretStr(secret))
     ) as github:
@@ -326,7 +326,7 @@ async def test_a_source_on_the_github_scheme(
         assert await github.recorded(delivery)
         again = await github.post(body, github_headers(secret, body, delivery))
         assert again.json() == {"outcome": "duplicate"}
-    assert (await github.order(order.id)).status is OrderStatus.CONFIRMED
+        assert (await github.order(order.id)).status is OrderStatus.CONFIRMED
 
 
 def stripe_header(secret: str, body: bytes, timestamp: int) -> str:
