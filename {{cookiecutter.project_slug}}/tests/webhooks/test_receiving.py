@@ -20,9 +20,9 @@ from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.domain.orders import OrderChanges, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings, WebhookSourceSettings
-from tests.support.webhooks import (
-    OpenReceiver,
-    Receiver,
+from tests.support.inbound_webhooks import (
+    OpenWebhookService,
+    WebhookService,
     json_lines,
     new_secret,
     payment,
@@ -39,9 +39,11 @@ def with_source(settings: Settings, **source: object) -> Settings:
 
 
 @pytest.fixture
-async def receiver(open_receiver: OpenReceiver, settings: Settings) -> AsyncIterator[Receiver]:
+async def service(
+    open_webhook_service: OpenWebhookService, settings: Settings
+) -> AsyncIterator[WebhookService]:
     """The service, with the payments source holding ``SECRET``."""
-    async with open_receiver(with_source(settings, max_body_bytes=2048)) as opened:
+    async with open_webhook_service(with_source(settings, max_body_bytes=2048)) as opened:
         yield opened
 
 
@@ -50,91 +52,93 @@ def assert_refused(response_status: int, body: dict[str, object], status: int, c
     assert body["error"]["code"] == code  # type: ignore[index]
 
 
-async def test_a_paid_order_is_confirmed(receiver: Receiver) -> None:
-    order = await receiver.place_order()
+async def test_a_paid_order_is_confirmed(service: WebhookService) -> None:
+    order = await service.place_order()
     headers = signed(SECRET, payment(order.id), message_id="msg_paid")
 
-    response = await receiver.post(payment(order.id), headers)
+    response = await service.post(payment(order.id), headers)
 
     assert response.status_code == 200, response.text
     assert response.json() == {"outcome": "applied"}
-    confirmed = await receiver.order(order.id)
+    confirmed = await service.order(order.id)
     assert (confirmed.status, confirmed.version) == (OrderStatus.CONFIRMED, order.version + 1)
-    assert await receiver.recorded("msg_paid")
+    assert await service.recorded("msg_paid")
 
 
-async def test_a_failed_payment_cancels_the_order(receiver: Receiver) -> None:
-    order = await receiver.place_order()
+async def test_a_failed_payment_cancels_the_order(service: WebhookService) -> None:
+    order = await service.place_order()
     body = payment(order.id, "payment.failed")
 
-    response = await receiver.post(body, signed(SECRET, body))
+    response = await service.post(body, signed(SECRET, body))
 
     assert response.json() == {"outcome": "applied"}
-    assert (await receiver.order(order.id)).status is OrderStatus.CANCELLED
+    assert (await service.order(order.id)).status is OrderStatus.CANCELLED
 
 
-async def test_a_replayed_message_has_no_second_effect(receiver: Receiver) -> None:
-    order = await receiver.place_order()
+async def test_a_replayed_message_has_no_second_effect(service: WebhookService) -> None:
+    order = await service.place_order()
     body = payment(order.id)
     headers = signed(SECRET, body)
-    assert (await receiver.post(body, headers)).json() == {"outcome": "applied"}
-    confirmed = await receiver.order(order.id)
+    assert (await service.post(body, headers)).json() == {"outcome": "applied"}
+    confirmed = await service.order(order.id)
 
-    again = await receiver.post(body, headers)
+    again = await service.post(body, headers)
 
     assert again.status_code == 200
     assert again.json() == {"outcome": "duplicate"}
-    assert await receiver.order(order.id) == confirmed
+    assert await service.order(order.id) == confirmed
 
 
 async def test_a_message_replayed_after_the_order_moved_on_is_a_duplicate(
-    receiver: Receiver,
+    service: WebhookService,
 ) -> None:
-    order = await receiver.place_order()
+    order = await service.place_order()
     body = payment(order.id)
     headers = signed(SECRET, body)
-    await receiver.post(body, headers)
-    shipped = await receiver.container.orders.update(
+    await service.post(body, headers)
+    shipped = await service.container.orders.update(
         order.id, OrderChanges(status=OrderStatus.SHIPPED)
     )
 
-    again = await receiver.post(body, headers)
+    again = await service.post(body, headers)
 
     assert again.json() == {"outcome": "duplicate"}
-    assert await receiver.order(order.id) == shipped
+    assert await service.order(order.id) == shipped
 
 
-async def test_the_same_message_delivered_twice_at_once_applies_once(receiver: Receiver) -> None:
-    order = await receiver.place_order()
+async def test_the_same_message_delivered_twice_at_once_applies_once(
+    service: WebhookService,
+) -> None:
+    order = await service.place_order()
     body = payment(order.id)
     headers = signed(SECRET, body)
 
-    responses = await asyncio.gather(*(receiver.post(body, headers) for _ in range(4)))
+    responses = await asyncio.gather(*(service.post(body, headers) for _ in range(4)))
 
     outcomes = sorted(response.json()["outcome"] for response in responses)
     assert outcomes == ["applied", "duplicate", "duplicate", "duplicate"]
-    assert (await receiver.order(order.id)).version == order.version + 1
+    assert (await service.order(order.id)).version == order.version + 1
 
 
 async def test_a_transition_the_order_cannot_make_is_acknowledged_and_logged(
-    receiver: Receiver, service_log: io.StringIO
+    service: WebhookService, service_log: io.StringIO
 ) -> None:
-    order = await receiver.place_order()
-    cancelled = await receiver.container.orders.update(
+    order = await service.place_order()
+    cancelled = await service.container.orders.update(
         order.id, OrderChanges(status=OrderStatus.CANCELLED)
     )
     headers = signed(SECRET, payment(order.id), message_id="msg_late")
 
-    response = await receiver.post(payment(order.id), headers)
+    response = await service.post(payment(order.id), headers)
 
     assert response.status_code == 200
     assert response.json() == {"outcome": "ignored"}
-    assert await receiver.order(order.id) == cancelled
+    assert await service.order(order.id) == cancelled
     (record,) = [r for r in json_lines(service_log.getvalue()) if r["event"] == "webhook_received"]
     assert record["outcome"] == "ignored"
     assert record["message_id"] == "msg_late"
     assert "cannot go from cancelled to confirmed" in record["reason"]
-    again = await receiver.post(payment(order.id), headers)
+    again = await service.post(payment(order.id), headers)
     assert again.json() == {"outcome": "duplicate"}
 
 
@@ -147,15 +151,15 @@ async def test_a_transition_the_order_cannot_make_is_acknowledged_and_logged(
     ids=["unknown order", "unhandled event type"],
 )
 async def test_a_message_the_service_does_not_act_on_is_acknowledged(
-    receiver: Receiver, body: bytes
+    service: WebhookService, body: bytes
 ) -> None:
     headers = signed(SECRET, body)
 
-    response = await receiver.post(body, headers)
+    response = await service.post(body, headers)
 
     assert response.status_code == 200
     assert response.json() == {"outcome": "ignored"}
-    assert await receiver.recorded(headers["webhook-id"])
+    assert await service.recorded(headers["webhook-id"])
 
 
 @pytest.mark.parametrize(
@@ -168,26 +172,26 @@ async def test_a_message_the_service_does_not_act_on_is_acknowledged(
     ],
 )
 async def test_a_verified_payload_without_what_it_needs_is_invalid(
-    receiver: Receiver, payload: dict[str, object], field: str
+    service: WebhookService, payload: dict[str, object], field: str
 ) -> None:
     body = json.dumps(payload).encode()
     headers = signed(SECRET, body)
 
-    response = await receiver.post(body, headers)
+    response = await service.post(body, headers)
 
     assert_refused(response.status_code, response.json(), 422, "validation_failed")
     assert [d["field"] for d in response.json()["error"]["details"]] == [field]
-    assert not await receiver.recorded(headers["webhook-id"])
+    assert not await service.recorded(headers["webhook-id"])
 
 
-async def test_a_verified_body_that_is_not_json_is_malformed(receiver: Receiver) -> None:
+async def test_a_verified_body_that_is_not_json_is_malformed(service: WebhookService) -> None:
     body = b"order paid"
     headers = signed(SECRET, body)
 
-    response = await receiver.post(body, headers)
+    response = await service.post(body, headers)
 
     assert_refused(response.status_code, response.json(), 400, "malformed_request")
-    assert not await receiver.recorded(headers["webhook-id"])
+    assert not await service.recorded(headers["webhook-id"])
 
 
 @pytest.mark.parametrize(
@@ -204,9 +208,9 @@ async def test_a_verified_body_that_is_not_json_is_malformed(receiver: Receiver)
     ],
 )
 async def test_a_message_that_fails_verification_changes_nothing(
-    receiver: Receiver, service_log: io.StringIO, case: str
+    service: WebhookService, service_log: io.StringIO, case: str
 ) -> None:
-    order = await receiver.place_order()
+    order = await service.place_order()
     body = payment(order.id)
     message_id = f"msg_{uuid4().hex}"
     now = datetime.now(UTC)
@@ -229,11 +233,11 @@ async def test_a_message_that_fails_verification_changes_nothing(
         case _:
             del headers[case.removeprefix("no ")]
 
-    response = await receiver.post(body, headers)
+    response = await service.post(body, headers)
 
     assert_refused(response.status_code, response.json(), 400, "webhook_rejected")
-    assert await receiver.order(order.id) == order
-    assert not await receiver.recorded(message_id)
+    assert await service.order(order.id) == order
+    assert not await service.recorded(message_id)
     log = service_log.getvalue()
     (record,) = [r for r in json_lines(log) if r["event"] == "webhook_rejected"]
     assert record["source"] == "payments"
@@ -244,19 +248,19 @@ async def test_a_message_that_fails_verification_changes_nothing(
         assert signature.split(",")[-1] not in log
 
 
-async def test_a_retry_after_a_refusal_still_has_its_effect(receiver: Receiver) -> None:
-    order = await receiver.place_order()
+async def test_a_retry_after_a_refusal_still_has_its_effect(service: WebhookService) -> None:
+    order = await service.place_order()
     body = payment(order.id)
     headers = signed(SECRET, body)
     forged = headers | {"webhook-signature": signed(new_secret(), body)["webhook-signature"]}
-    assert (await receiver.post(body, forged)).status_code == 400
+    assert (await service.post(body, forged)).status_code == 400
 
-    assert (await receiver.post(body, headers)).json() == {"outcome": "applied"}
+    assert (await service.post(body, headers)).json() == {"outcome": "applied"}
 
 
 @pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
-async def test_an_oversized_body_is_refused_unread(receiver: Receiver, declared: bool) -> None:
-    order = await receiver.place_order()
+async def test_an_oversized_body_is_refused_unread(service: WebhookService, declared: bool) -> None:
+    order = await service.place_order()
     body = payment(order.id)[:-1] + b', "padding": "' + b"x" * 4096 + b'"}'
     headers = signed(SECRET, body)
 
@@ -264,36 +268,38 @@ async def test_an_oversized_body_is_refused_unread(receiver: Receiver, declared:
         for start in range(0, len(body), 512):
             yield body[start : start + 512]
 
-    response = await receiver.post(body if declared else chunks(), headers)
+    response = await service.post(body if declared else chunks(), headers)
 
     assert_refused(response.status_code, response.json(), 413, "payload_too_large")
-    assert await receiver.order(order.id) == order
-    assert not await receiver.recorded(headers["webhook-id"])
+    assert await service.order(order.id) == order
+    assert not await service.recorded(headers["webhook-id"])
 
 
 async def test_old_and_new_secrets_are_accepted_during_a_rotation(
-    open_receiver: OpenReceiver, settings: Settings
+    open_webhook_service: OpenWebhookService, settings: Settings
 ) -> None:
     old, new = new_secret(), new_secret()
-    async with open_receiver(with_source(settings, secrets=SecretStr(f"{old} {new}"))) as rotating:
+    async with open_webhook_service(
+        with_source(settings, secrets=SecretStr(f"{old} {new}"))
+    ) as rotating:
         for secret in (old, new):
             order = await rotating.place_order()
             response = await rotating.post(payment(order.id), signed(secret, payment(order.id)))
             assert response.json() == {"outcome": "applied"}
 
 
-async def test_an_unknown_source_is_not_found(receiver: Receiver) -> None:
+async def test_an_unknown_source_is_not_found(service: WebhookService) -> None:
     body = payment(uuid4())
 
-    response = await receiver.post(body, signed(SECRET, body), path="/v1/webhooks/carriers")
+    response = await service.post(body, signed(SECRET, body), path="/v1/webhooks/carriers")
 
     assert_refused(response.status_code, response.json(), 404, "not_found")
 
 
 async def test_a_source_without_secrets_refuses_every_message(
-    open_receiver: OpenReceiver, settings: Settings
+    open_webhook_service: OpenWebhookService, settings: Settings
 ) -> None:
-    async with open_receiver(with_source(settings, secrets=SecretStr(""))) as unconfigured:
+    async with open_webhook_service(with_source(settings, secrets=SecretStr(""))) as unconfigured:
         order = await unconfigured.place_order()
         response = await unconfigured.post(payment(order.id), signed(SECRET, payment(order.id)))
 
@@ -307,10 +313,10 @@ def github_headers(secret: str, body: bytes, delivery: str) -> dict[str, str]:
 
 
 async def test_a_source_on_the_github_scheme(
-    open_receiver: OpenReceiver, settings: Settings
+    open_webhook_service: OpenWebhookService, settings: Settings
 ) -> None:
     secret = "a-github-webhook-secret"  # noqa: S105 - the test's own (no spaces: they separate)
-    async with open_receiver(
+    async with open_webhook_service(
         with_source(settings, scheme="github", secrets=SecretStr(secret))
     ) as github:
         order = await github.place_order()
@@ -335,11 +341,11 @@ def stripe_header(secret: str, body: bytes, timestamp: int) -> str:
 
 
 async def test_a_source_on_the_stripe_scheme(
-    open_receiver: OpenReceiver, settings: Settings
+    open_webhook_service: OpenWebhookService, settings: Settings
 ) -> None:
     secret = "whsec_" + uuid4().hex
     configured = with_source(settings, scheme="stripe", secrets=SecretStr(secret))
-    async with open_receiver(configured) as stripe:
+    async with open_webhook_service(configured) as stripe:
         order = await stripe.place_order()
         event_id = f"evt_{uuid4().hex}"
         body = json.dumps(

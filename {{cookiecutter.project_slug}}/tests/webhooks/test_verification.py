@@ -27,7 +27,7 @@ from {{ cookiecutter.package_name }}.webhooks.verification.port import (
 )
 from {{ cookiecutter.package_name }}.webhooks.verification.standard import StandardWebhooks, secret_key
 from {{ cookiecutter.package_name }}.webhooks.verification.stripe import StripeSignature
-from tests.support.webhooks import new_secret, signed
+from tests.support.inbound_webhooks import new_secret, signed
 
 BODY = b'{"type":"payment.succeeded","data":{"order_id":"7d3c9f1e-0000-4000-8000-000000000001"}}'
 TOLERANCE = 300

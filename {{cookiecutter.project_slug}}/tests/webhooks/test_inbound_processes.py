@@ -14,8 +14,15 @@ from pydantic import SecretStr
 from {{ cookiecutter.package_name }}.container import build_container
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings, WebhookSourceSettings
+from tests.support.inbound_webhooks import (
+    PAYMENTS,
+    PAYMENTS_PATH,
+    json_lines,
+    new_secret,
+    payment,
+    signed,
+)
 from tests.support.processes import environment_of, start_serving, wait_until_ready
-from tests.support.webhooks import PAYMENTS, PAYMENTS_PATH, json_lines, new_secret, payment, signed
 
 
 def _command(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:

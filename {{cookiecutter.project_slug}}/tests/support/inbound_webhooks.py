@@ -1,6 +1,6 @@
 """Sending webhooks to the service as a provider does: signed with the official library.
 
-``Receiver`` is the service as a sender reaches it (its HTTP client), with the
+``WebhookService`` is the service as a sender reaches it (its HTTP client), with the
 container behind it, so a test can place an order, notify its payment, and
 look at the order and the inbox afterwards.
 """
@@ -56,7 +56,7 @@ def signed(
 
 
 @dataclass(frozen=True, slots=True)
-class Receiver:
+class WebhookService:
     """The service, as a webhook sender reaches it."""
 
     http: httpx.AsyncClient
@@ -84,7 +84,7 @@ class Receiver:
 
 
 # Opens the service with the given settings, as a webhook sender reaches it.
-type OpenReceiver = Callable[[Settings], AbstractAsyncContextManager[Receiver]]
+type OpenWebhookService = Callable[[Settings], AbstractAsyncContextManager[WebhookService]]
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
