@@ -25,7 +25,6 @@ from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 {%- endif %}
 from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
 {%- if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
 {%- endif %}
@@ -60,6 +59,7 @@ from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
+from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);

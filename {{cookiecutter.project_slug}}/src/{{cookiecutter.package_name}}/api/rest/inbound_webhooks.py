@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel
 
-from {{ cookiecutter.package_name }}.api.inbound_webhooks import PATH, receive_webhook
+from {{ cookiecutter.package_name }}.api import inbound_webhooks
 from {{ cookiecutter.package_name }}.api.rest.dependencies import Services
 from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorEnvelope
 from {{ cookiecutter.package_name }}.application.payment_notifications import ORDER_STATUS_AFTER
@@ -50,7 +50,11 @@ _OPENAPI: dict[str, Any] = {
                     "type": "object",
                     "required": ["type", "data"],
                     "properties": {
-                        "type": {"type": "string", "enum": sorted(ORDER_STATUS_AFTER)},
+                        "type": {
+                            "type": "string",
+                            "description": "Other types are acknowledged and ignored.",
+                            "examples": sorted(ORDER_STATUS_AFTER),
+                        },
                         "data": {
                             "type": "object",
                             "required": ["order_id"],
@@ -79,8 +83,14 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 Source = Annotated[str, Path(description="The sender, as configured: `payments`.")]
 
 
-@router.post(PATH, response_model=WebhookReceipt, responses=_RESPONSES, openapi_extra=_OPENAPI)
-async def receive(source: Source, request: Request, services: Services) -> Response:
+@router.post(
+    inbound_webhooks.PATH,
+    response_model=WebhookReceipt,
+    response_description="Received: it changed the order, was a redelivery, or needs nothing",
+    responses=_RESPONSES,
+    openapi_extra=_OPENAPI,
+)
+async def receive_webhook(source: Source, request: Request, services: Services) -> Response:
     """Receive a signed webhook from a configured sender (Standard Webhooks for `payments`).
 
     `payment.succeeded` confirms the order `data.order_id`, `payment.failed`
@@ -88,4 +98,4 @@ async def receive(source: Source, request: Request, services: Services) -> Respo
     message already received, or asks for what the order can no longer do.
     """
     del source  # the endpoint reads it from the path, as on a gRPC server's HTTP port
-    return await receive_webhook(request, services.webhook_sources)
+    return await inbound_webhooks.receive_webhook(request, services.webhook_sources)
