@@ -106,6 +106,22 @@ async def test_a_message_replayed_after_the_order_moved_on_is_a_duplicate(
     assert await service.order(order.id) == shipped
 
 
+async def test_an_order_already_as_the_message_asks_is_left_and_the_message_recorded(
+    service: WebhookService,
+) -> None:
+    order = await service.place_order()
+    confirmed = await service.container.orders.update(
+        order.id, OrderChanges(status=OrderStatus.CONFIRMED)
+    )
+    headers = signed(SECRET, payment(order.id))
+
+    response = await service.post(payment(order.id), headers)
+
+    assert response.json() == {"outcome": "applied"}
+    assert await service.order(order.id) == confirmed
+    assert await service.recorded(headers["webhook-id"])
+
+
 async def test_the_same_message_delivered_twice_at_once_applies_once(
     service: WebhookService,
 ) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import structlog
 from prometheus_client import Counter
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -32,7 +32,8 @@ REJECTED = "rejected"
 
 WEBHOOKS_RECEIVED = Counter(
     "webhooks_received",
-    "Webhooks received, by source and outcome (applied, duplicate, ignored, rejected, invalid).",
+    "Webhooks received, by source and outcome: applied, duplicate, ignored (acknowledged); "
+    "rejected (unverified), invalid (verified, unreadable), failed (to retry).",
     ["source", "outcome"],
 )
 
@@ -66,22 +67,26 @@ async def receive_webhook(
     source = sources.get(name)
     if source is None:
         return error_response(404, "not_found", "No webhook source has this name.")
-    try:
-        body = await _body(request, source.max_body_bytes)
-    except _TooLargeError:
-        reason = f"the body is over {source.max_body_bytes} bytes"
-        return _refused(name, None, reason, 413, "payload_too_large")
     message_id = None
     try:
+        body = await _body(request, source.max_body_bytes)
         message = source.scheme.verify(request.headers, body, clock())
         message_id = message.message_id
         handled = await source.handler.handle(name, message_id, message.payload)
+    except _TooLargeError:
+        reason = f"the body is over {source.max_body_bytes} bytes"
+        return _refused(name, None, reason, 413, "payload_too_large")
     except WebhookRejectedError as rejected:
         return _refused(name, rejected.message_id, rejected.reason, 400, "webhook_rejected")
+    except ClientDisconnect:
+        log.info("webhook_abandoned", source=name)  # the sender hung up mid-body; it will retry
+        return error_response(400, "malformed_request", "The request body did not arrive whole.")
     except ServiceError as error:
-        WEBHOOKS_RECEIVED.labels(name, "invalid").inc()
+        response = service_error_response(error)
+        outcome = "invalid" if response.status_code in {400, 422} else "failed"
+        WEBHOOKS_RECEIVED.labels(name, outcome).inc()
         log.warning("webhook_not_handled", source=name, message_id=message_id, code=error.code)
-        return service_error_response(error)
+        return response
     except Exception:
         log.exception("unhandled_error", method=request.method, path=request.url.path)
         return error_response(500, "internal_error", "An unexpected error occurred.")

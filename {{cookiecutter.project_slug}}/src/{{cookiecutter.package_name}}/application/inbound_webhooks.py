@@ -24,7 +24,11 @@ PURGE_OPERATION = "webhooks.forget_received"
 
 
 class Outcome(StrEnum):
-    """What a verified message did; every outcome is acknowledged (2xx) to the sender."""
+    """What a verified message did; every outcome is acknowledged (2xx) to the sender.
+
+    ``APPLIED``: its effect is in place (made now, or found made already);
+    ``DUPLICATE``: it was received before; ``IGNORED``: the service does not act on it.
+    """
 
     APPLIED = "applied"
     DUPLICATE = "duplicate"

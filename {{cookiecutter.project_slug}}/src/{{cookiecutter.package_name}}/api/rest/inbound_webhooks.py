@@ -19,7 +19,7 @@ router = APIRouter(tags=["webhooks"])
 
 
 class WebhookReceipt(BaseModel):
-    """The message was received: it changed its order, was a redelivery, or needs no action."""
+    """The message was received: its effect is in place, it was a redelivery, or it needs none."""
 
     outcome: Literal["applied", "duplicate", "ignored"]
 
@@ -86,7 +86,7 @@ Source = Annotated[str, Path(description="The sender, as configured: `payments`.
 @router.post(
     inbound_webhooks.PATH,
     response_model=WebhookReceipt,
-    response_description="Received: it changed the order, was a redelivery, or needs nothing",
+    response_description="Received: its effect is in place, it was a redelivery, or it needs none",
     responses=_RESPONSES,
     openapi_extra=_OPENAPI,
 )
