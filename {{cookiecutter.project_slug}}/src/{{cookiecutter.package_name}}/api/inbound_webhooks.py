@@ -63,37 +63,43 @@ async def receive_webhook(
     request: Request, sources: Mapping[str, WebhookSource], clock: Clock = utc_now
 ) -> Response:
     """Verify the message of ``request`` and hand it to its source's handler."""
-    name = request.path_params["source"]
-    source = sources.get(name)
+    source = sources.get(request.path_params["source"])
     if source is None:
         return error_response(404, "not_found", "No webhook source has this name.")
+    try:
+        return await _receive(request, source, clock)
+    except Exception:
+        log.exception("unhandled_error", method=request.method, path=request.url.path)
+        return error_response(500, "internal_error", "An unexpected error occurred.")
+
+
+async def _receive(request: Request, source: WebhookSource, clock: Clock) -> Response:
     message_id = None
     try:
         body = await _body(request, source.max_body_bytes)
         message = source.scheme.verify(request.headers, body, clock())
         message_id = message.message_id
-        handled = await source.handler.handle(name, message_id, message.payload)
+        handled = await source.handler.handle(source.name, message_id, message.payload)
     except _TooLargeError:
         reason = f"the body is over {source.max_body_bytes} bytes"
-        return _refused(name, None, reason, 413, "payload_too_large")
+        return _refused(source.name, None, reason, 413, "payload_too_large")
     except WebhookRejectedError as rejected:
-        return _refused(name, rejected.message_id, rejected.reason, 400, "webhook_rejected")
+        return _refused(source.name, rejected.message_id, rejected.reason, 400, "webhook_rejected")
     except ClientDisconnect:
-        log.info("webhook_abandoned", source=name)  # the sender hung up mid-body; it will retry
+        log.info("webhook_abandoned", source=source.name)  # the sender hung up; it will retry
         return error_response(400, "malformed_request", "The request body did not arrive whole.")
     except ServiceError as error:
         response = service_error_response(error)
         outcome = "invalid" if response.status_code in {400, 422} else "failed"
-        WEBHOOKS_RECEIVED.labels(name, outcome).inc()
-        log.warning("webhook_not_handled", source=name, message_id=message_id, code=error.code)
+        WEBHOOKS_RECEIVED.labels(source.name, outcome).inc()
+        log.warning(
+            "webhook_not_handled", source=source.name, message_id=message_id, code=error.code
+        )
         return response
-    except Exception:
-        log.exception("unhandled_error", method=request.method, path=request.url.path)
-        return error_response(500, "internal_error", "An unexpected error occurred.")
-    WEBHOOKS_RECEIVED.labels(name, handled.outcome.value).inc()
+    WEBHOOKS_RECEIVED.labels(source.name, handled.outcome.value).inc()
     log.info(
         "webhook_received",
-        source=name,
+        source=source.name,
         message_id=message_id,
         outcome=handled.outcome.value,
         reason=handled.reason,
