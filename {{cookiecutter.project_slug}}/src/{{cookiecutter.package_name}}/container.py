@@ -1,11 +1,13 @@
 """Assembly: the one place that picks the adapters for this deployment."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
+from {{ cookiecutter.package_name }}.application.inbound_webhooks import ReceivedWebhooks
 from {{ cookiecutter.package_name }}.application.orders import OrderService
+from {{ cookiecutter.package_name }}.application.payment_notifications import PaymentNotifications
 from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
@@ -57,6 +59,7 @@ from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
+from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
@@ -78,6 +81,7 @@ class Container:
     breakers: BreakerStore
     transaction_retry: RetryPolicy
     webhooks: WebhookStore
+    webhook_sources: Mapping[str, WebhookSource]
 {%- if cookiecutter.queue != "none" %}
     events: EventStore
 {%- endif %}
@@ -91,6 +95,22 @@ def transaction_retry_policy(settings: Settings) -> RetryPolicy:
         wait_max_seconds=settings.transaction_retry_wait_max_seconds,
         timeout_seconds=settings.transaction_retry_timeout_seconds,
     )
+
+
+def webhook_sources(
+    settings: Settings, orders: OrderService, received: ReceivedWebhooks
+) -> dict[str, WebhookSource]:
+    """Who may send this service webhooks, each at ``POST /v1/webhooks/<name>``.
+
+    A second provider is its ``WEBHOOKS_<NAME>`` settings (a field of
+    ``Settings``), the use case its messages drive, and one line here.
+    """
+    sources = [
+        WebhookSource.configured(
+            "payments", settings.webhooks_payments, PaymentNotifications(orders, received)
+        ),
+    ]
+    return {source.name: source for source in sources}
 
 
 def open_storage(settings: Settings) -> {{ storage_class }}:
@@ -287,6 +307,7 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds),
                 transaction_retry=transaction_retry,
             )
+            received = ReceivedWebhooks(storage, transaction_retry=transaction_retry)
             yield Container(
                 settings=settings,
                 storage=storage,
@@ -295,6 +316,7 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 breakers=breakers,
                 transaction_retry=transaction_retry,
                 webhooks=open_webhook_store(storage),
+                webhook_sources=webhook_sources(settings, orders, received),
 {%- if cookiecutter.queue != "none" %}
                 events=open_event_store(storage),
 {%- endif %}

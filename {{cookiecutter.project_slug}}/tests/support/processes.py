@@ -8,7 +8,7 @@ import sys
 import time
 
 import httpx
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -38,8 +38,13 @@ def environment_of(settings: Settings) -> dict[str, str]:
     """The environment variables that make a process read ``settings`` (secrets revealed)."""
     values = settings.model_dump(mode="json")
     for name in type(settings).model_fields:
-        if isinstance(secret := getattr(settings, name), SecretStr):
-            values[name] = secret.get_secret_value()
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            values[name] = value.get_secret_value()
+        elif isinstance(value, BaseModel):  # a group (WEBHOOKS_PAYMENTS) may hold secrets too
+            for inner in type(value).model_fields:
+                if isinstance(secret := getattr(value, inner), SecretStr):
+                    values[name][inner] = secret.get_secret_value()
     return {
         name.upper(): value if isinstance(value, str) else json.dumps(value)
         for name, value in values.items()

@@ -7,8 +7,10 @@ broker has an outbox that keeps nothing). A unit of work whose transaction
 loses a race with another one runs again, whole (``application.transactions``).
 """
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum, auto
 from functools import partial
 from uuid import UUID
 
@@ -32,6 +34,18 @@ UPDATE_OPERATION = "orders.update"
 DELETE_OPERATION = "orders.delete"
 PURGE_OPERATION = "orders.purge_expired_idempotency_keys"
 _UPDATE_ATTEMPTS = 5
+
+# A step run first in the unit of work of a change, making the change once (an inbox
+# recording a message id): ``False`` if it was made before, and then nothing is written.
+type Claim = Callable[[UnitOfWork], Awaitable[bool]]
+
+
+class _Write(Enum):
+    """How a compare-and-set of an order went."""
+
+    STORED = auto()
+    STALE = auto()
+    CLAIMED_BEFORE = auto()
 
 
 async def _announce(uow: UnitOfWork, event: OrderEvent) -> None:
@@ -155,14 +169,45 @@ class OrderService:
         never lost: with a precondition it fails, without one it is re-read and
         the rules are checked again on the fresh state.
         """
+        updated = await self._update(order_id, changes, if_versions, claim=None)
+        assert updated is not None  # noqa: S101 - only a claim declines a change
+        return updated
+
+    async def update_once(
+        self, order_id: UUID, changes: OrderChanges, claim: Claim
+    ) -> Order | None:
+        """Apply ``changes`` together with ``claim``; ``None`` if the claim was made before.
+
+        ``claim`` runs first in the unit of work of the change (it records a
+        message id in an inbox, say), so the claim and the change commit together
+        or not at all: a message delivered twice changes the order once. An order
+        that needs no change is claimed alone. An order that is gone or cannot
+        make the change raises, as with :meth:`update`, and nothing is claimed.
+        """
+        return await self._update(order_id, changes, None, claim=claim)
+
+    async def _update(
+        self,
+        order_id: UUID,
+        changes: OrderChanges,
+        if_versions: frozenset[int] | None,
+        *,
+        claim: Claim | None,
+    ) -> Order | None:
         for _ in range(_UPDATE_ATTEMPTS):
             current = await self._current(order_id, if_versions)
             updated = current.apply(changes, self._clock())
-            if updated is current:
+            if updated is not current:
+                work = partial(self._replace, updated, current.version, claim)
+            elif claim is not None:
+                work = partial(self._claim, claim)
+            else:
                 return current
-            replace = partial(self._replace, updated, current.version)
-            if await self._transactions.run(UPDATE_OPERATION, replace):
-                return updated
+            match await self._transactions.run(UPDATE_OPERATION, work):
+                case _Write.STORED:
+                    return updated
+                case _Write.CLAIMED_BEFORE:
+                    return None
         raise ConcurrentModificationError
 
     async def delete(self, order_id: UUID, *, if_versions: frozenset[int] | None = None) -> None:
@@ -173,13 +218,24 @@ class OrderService:
                 return
         raise ConcurrentModificationError
 
-    async def _replace(self, order: Order, expected_version: int, uow: UnitOfWork) -> bool:
+    async def _replace(
+        self, order: Order, expected_version: int, claim: Claim | None, uow: UnitOfWork
+    ) -> _Write:
         """Store ``order`` and its event if the stored one is still at ``expected_version``."""
+        if claim is not None and not await claim(uow):
+            return _Write.CLAIMED_BEFORE
         if not await uow.orders.replace(order, expected_version=expected_version):
-            return False
+            return _Write.STALE
         await _announce(uow, OrderEvent.updated(order))
         await uow.commit()
-        return True
+        return _Write.STORED
+
+    async def _claim(self, claim: Claim, uow: UnitOfWork) -> _Write:
+        """Make ``claim`` alone: the order is as the change would leave it."""
+        if not await claim(uow):
+            return _Write.CLAIMED_BEFORE
+        await uow.commit()
+        return _Write.STORED
 
     async def _delete(self, order: Order, uow: UnitOfWork) -> bool:
         """Delete ``order`` and record its event if it is still at its version."""

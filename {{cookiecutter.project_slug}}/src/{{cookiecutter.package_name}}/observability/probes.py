@@ -2,26 +2,27 @@
 
 A gRPC server, the outbox relay and the event consumer each serve ``/healthz``,
 ``/readyz`` and ``/metrics`` here (see ``health.py``), with uvicorn, the server
-the REST API runs on too. No API here.
+the REST API runs on too. No API here, but for the routes a process adds (a
+gRPC server receives webhooks on this port).
 """
 
 import asyncio
 import socket
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from {{ cookiecutter.package_name }}.observability.health import Check, liveness_response, readiness_response
 from {{ cookiecutter.package_name }}.observability.metrics import metrics_response
 
 
-def create_probe_app(checks: Mapping[str, Check]) -> Starlette:
-    """The probe routes; ``checks`` name each dependency readiness waits for."""
+def create_probe_app(checks: Mapping[str, Check], routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The probe routes and ``routes``; ``checks`` name each dependency readiness waits for."""
 
     async def liveness(_: Request) -> Response:
         return liveness_response()
@@ -37,6 +38,7 @@ def create_probe_app(checks: Mapping[str, Check]) -> Starlette:
             Route("/healthz", liveness),
             Route("/readyz", readiness),
             Route("/metrics", metrics),
+            *routes,
         ]
     )
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from {{ cookiecutter.package_name }}.api.rest.errors import HTTP_STATUS, field_path
+from {{ cookiecutter.package_name }}.api.envelope import HTTP_STATUS
+from {{ cookiecutter.package_name }}.api.rest.errors import field_path
 from {{ cookiecutter.package_name }}.api.rest.headers import parse_idempotency_key, parse_if_match
 from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind

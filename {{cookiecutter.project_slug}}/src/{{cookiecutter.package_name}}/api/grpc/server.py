@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.api.grpc.health import HealthReporter
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import RequestContextInterceptor
 from {{ cookiecutter.package_name }}.api.grpc.orders import OrdersServicer
 from {{ cookiecutter.package_name }}.api.grpc.security import GuardInterceptor
+from {{ cookiecutter.package_name }}.api.inbound_webhooks import webhook_route
 from {{ cookiecutter.package_name }}.container import Container, build_container
 from {{ cookiecutter.package_name }}.observability.health import database_ready
 from {{ cookiecutter.package_name }}.observability.probes import create_probe_app, serve_probes
@@ -77,8 +78,11 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
 
 
 def probe_app(container: Container) -> Starlette:
-    """The HTTP side port: probes and metrics, for tools that do not speak gRPC."""
-    return create_probe_app({"database": partial(database_ready, container.storage)})
+    """The HTTP side port: probes and metrics, for tools that do not speak gRPC, and webhooks."""
+    return create_probe_app(
+        {"database": partial(database_ready, container.storage)},
+        [webhook_route(container.webhook_sources)],
+    )
 
 
 async def serve(settings: Settings) -> None:

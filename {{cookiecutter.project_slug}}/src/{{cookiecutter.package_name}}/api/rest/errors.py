@@ -1,7 +1,6 @@
 """Every error leaves as the one envelope, with the status its kind maps to."""
 
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,33 +8,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from {{ cookiecutter.package_name }}.api.envelope import HTTP_STATUS, error_response, retry_after_headers
 from {{ cookiecutter.package_name }}.api.rest.caller import FAILURE_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import rate_limit_headers
-from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorBody, ErrorDetail, ErrorEnvelope
+from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorEnvelope
 from {{ cookiecutter.package_name }}.auth.errors import PermissionDeniedError, RateLimitedError, UnauthenticatedError
-from {{ cookiecutter.package_name }}.domain.errors import (
-    ErrorKind,
-    FieldViolation,
-    ServiceError,
-    ServiceUnavailableError,
-)
-
-HTTP_STATUS: dict[ErrorKind, int] = {
-    ErrorKind.MALFORMED: 400,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.PERMISSION_DENIED: 403,
-    ErrorKind.RATE_LIMITED: 429,
-    ErrorKind.INVALID: 422,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.ALREADY_EXISTS: 409,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.FAILED_PRECONDITION: 409,
-    ErrorKind.STALE_VERSION: 412,
-    ErrorKind.UNAVAILABLE: 503,
-    ErrorKind.INTERNAL: 500,
-}
-
-_RETRY_AFTER_SECONDS: dict[ErrorKind, int] = {ErrorKind.UNAVAILABLE: 5, ErrorKind.CONFLICT: 1}
+from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ServiceError
 
 _HTTP_CODES: dict[int, str] = {
     400: "malformed_request",
@@ -67,24 +45,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def envelope(
-    status: int,
-    code: str,
-    message: str,
-    details: Iterable[FieldViolation] = (),
-    headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
-    """The error response."""
-    body = ErrorEnvelope(
-        error=ErrorBody(
-            code=code,
-            message=message,
-            details=[ErrorDetail(field=d.field, message=d.message) for d in details],
-        )
-    )
-    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
-
-
 REALM = "{{ cookiecutter.project_slug }}"
 
 
@@ -99,15 +59,12 @@ def _headers(error: ServiceError) -> dict[str, str]:
             return {"WWW-Authenticate": f"{scheme} {challenge}"}
         case RateLimitedError(quota=quota):
             return {**rate_limit_headers(quota), "Retry-After": str(quota.reset_seconds)}
-        case ServiceUnavailableError(retry_after_seconds=int() | float() as seconds):
-            return {"Retry-After": str(max(math.ceil(seconds), 1))}
-    retry_after = _RETRY_AFTER_SECONDS.get(error.kind)
-    return {"Retry-After": str(retry_after)} if retry_after is not None else {}
+    return retry_after_headers(error)
 
 
 def _service_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ServiceError)  # noqa: S101 - registered for ServiceError only
-    return envelope(
+    return error_response(
         HTTP_STATUS[error.kind], error.code, error.message, error.details, _headers(error)
     )
 
@@ -127,17 +84,17 @@ def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)  # noqa: S101 - registered for it only
     problems = error.errors()
     if any(problem["type"] == "json_invalid" for problem in problems):
-        return envelope(400, "malformed_request", "The request body is not valid JSON.")
+        return error_response(400, "malformed_request", "The request body is not valid JSON.")
     details = [
         FieldViolation(field_path(problem["loc"]) or "body", problem["msg"]) for problem in problems
     ]
-    return envelope(422, "validation_failed", "The request is not valid.", details)
+    return error_response(422, "validation_failed", "The request is not valid.", details)
 
 
 def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)  # noqa: S101 - registered for it only
     code = _HTTP_CODES.get(error.status_code, "http_error")
-    return envelope(error.status_code, code, str(error.detail), headers=error.headers)
+    return error_response(error.status_code, code, str(error.detail), headers=error.headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

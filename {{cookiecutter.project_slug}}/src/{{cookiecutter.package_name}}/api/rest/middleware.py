@@ -14,7 +14,7 @@ import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from {{ cookiecutter.package_name }}.api.rest.errors import envelope
+from {{ cookiecutter.package_name }}.api.envelope import error_response
 from {{ cookiecutter.package_name }}.api.rest.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS, continued_trace, log_fields
 
@@ -78,7 +78,7 @@ class RequestContextMiddleware:
                 log.exception("unhandled_error", method=scope["method"], path=scope["path"])
                 if started:
                     raise
-                response = envelope(500, "internal_error", "An unexpected error occurred.")
+                response = error_response(500, "internal_error", "An unexpected error occurred.")
                 await response(scope, receive, send_with_id)
             finally:
                 self._observe(scope, status, time.perf_counter() - began)
