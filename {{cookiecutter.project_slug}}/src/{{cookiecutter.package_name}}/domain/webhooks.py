@@ -77,12 +77,16 @@ class NewEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class EndpointChanges:
-    """A partial update; ``None`` leaves a field as it is."""
+    """A partial update; ``None`` leaves a field as it is.
+
+    ``disabled_reason`` goes with ``status=DISABLED``: why the caller disabled it.
+    """
 
     url: str | None = None
     event_types: frozenset[str] | None = None
     description: str | None = None
     status: EndpointStatus | None = None
+    disabled_reason: str | None = None
 
 
 DISABLED_BY_CALLER = "disabled through the API"
@@ -139,14 +143,15 @@ class WebhookEndpoint:
         now = to_stored_precision(now)
         ending = to_stored_precision(now + overlap)
         kept = tuple(
-            secret if secret.expires_at is not None and secret.expires_at <= ending
+            secret
+            if secret.expires_at is not None and secret.expires_at <= ending
             else replace(secret, expires_at=ending)
             for secret in self.signing_secrets(now)
         )
         return self._changed(now, secrets=(*kept, SigningSecret.generate(now)))
 
     def apply(self, changes: EndpointChanges, now: datetime) -> Self:
-        """The endpoint with ``changes``; enabling it again forgets its failures."""
+        """The endpoint with ``changes`` (itself if nothing changes); enabling forgets failures."""
         fields: dict[str, object] = {}
         if changes.url is not None and changes.url != self.url:
             fields["url"] = changes.url
@@ -154,9 +159,16 @@ class WebhookEndpoint:
             fields["event_types"] = changes.event_types
         if changes.description is not None and changes.description != self.description:
             fields["description"] = changes.description
-        if changes.status is not None and changes.status is not self.status:
-            if changes.status is EndpointStatus.DISABLED:
-                return self.disable(DISABLED_BY_CALLER, now)._changed(now, **fields)
+        if changes.status is EndpointStatus.DISABLED:
+            reason = changes.disabled_reason or (
+                self.disabled_reason if self.status is EndpointStatus.DISABLED else None
+            )
+            if self.status is not EndpointStatus.DISABLED or reason != self.disabled_reason:
+                fields |= {
+                    "status": EndpointStatus.DISABLED,
+                    "disabled_reason": reason or DISABLED_BY_CALLER,
+                }
+        elif changes.status is EndpointStatus.ACTIVE and self.status is not EndpointStatus.ACTIVE:
             fields |= {
                 "status": EndpointStatus.ACTIVE,
                 "disabled_reason": None,
