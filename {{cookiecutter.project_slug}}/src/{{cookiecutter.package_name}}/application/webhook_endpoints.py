@@ -134,7 +134,9 @@ class WebhookEndpointService:
             raise NotFoundError(ENDPOINT, endpoint_id)
         return endpoint
 
-    async def list(self, *, after: Cursor | None, limit: int) -> CursorPage[WebhookEndpoint]:
+    async def list_by_cursor(
+        self, *, after: Cursor | None, limit: int
+    ) -> CursorPage[WebhookEndpoint]:
         """A page of endpoints, newest first, by keyset."""
         items = await self._store.endpoints.list_after(after, limit=limit + 1)
         return _page(items, limit)

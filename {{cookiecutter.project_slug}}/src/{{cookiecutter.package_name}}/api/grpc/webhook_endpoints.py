@@ -58,7 +58,7 @@ class WebhookEndpointsServicer(webhooks_pb2_grpc.WebhookEndpointsServiceServicer
         self, request: webhooks_pb2.ListWebhookEndpointsRequest, context: Context
     ) -> webhooks_pb2.ListWebhookEndpointsResponse:
         """One page of endpoints, newest first (the page token is a cursor)."""
-        page = await self._endpoints.list(
+        page = await self._endpoints.list_by_cursor(
             after=_after(request.page_token), limit=messages.page_size(request.page_size)
         )
         return webhooks_pb2.ListWebhookEndpointsResponse(

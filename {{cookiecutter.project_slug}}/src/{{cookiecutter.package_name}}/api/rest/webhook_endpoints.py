@@ -90,7 +90,7 @@ async def list_webhook_endpoints(
 ) -> WebhookEndpointPage:
     """List endpoints, newest first, by cursor."""
     after = None if cursor is None else Cursor.decode(cursor)
-    page = await endpoints.list(after=after, limit=limit)
+    page = await endpoints.list_by_cursor(after=after, limit=limit)
     return WebhookEndpointPage(
         data=[WebhookEndpointOut.of(endpoint) for endpoint in page.items],
         pagination=_pagination(request, limit, page.next_cursor),
