@@ -12,13 +12,14 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Self
 from uuid import UUID, uuid4
 
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
 from {{ cookiecutter.package_name }}.domain.orders import to_stored_precision
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix every secret has, not a secret
 # Standard Webhooks asks for 24 to 64 random bytes.
 SECRET_BYTES = 32
 MAX_URL_LENGTH = 2048
@@ -265,4 +266,7 @@ class DeliveryAttempt:
     @property
     def succeeded(self) -> bool:
         """A 2xx answer: the endpoint has the message. A 3xx is a failure (no redirects)."""
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return (
+            self.status_code is not None
+            and HTTPStatus.OK <= self.status_code < HTTPStatus.MULTIPLE_CHOICES
+        )
