@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from {{ cookiecutter.package_name }}.application.orders import OrderService
+from {{ cookiecutter.package_name }}.application.webhook_endpoints import WebhookEndpointService
 from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
@@ -57,6 +58,7 @@ from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
+from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
@@ -78,6 +80,7 @@ class Container:
     breakers: BreakerStore
     transaction_retry: RetryPolicy
     webhooks: WebhookStore
+    webhook_endpoints: WebhookEndpointService
 {%- if cookiecutter.queue != "none" %}
     events: EventStore
 {%- endif %}
@@ -136,6 +139,14 @@ def open_api_key_store(storage: {{ storage_class }}) -> ApiKeyStore:
     return MongoApiKeyStore(storage.database)
 {%- endif %}
 {%- endif %}
+
+
+def destination_policy(settings: Settings) -> DestinationPolicy:
+    """Where webhooks may go: https to public addresses, unless the settings allow more."""
+    return DestinationPolicy(
+        allow_http=settings.webhooks_allow_http,
+        allow_private=settings.webhooks_allow_private_addresses,
+    )
 
 
 def open_breaker_store(settings: Settings) -> BreakerStore:
@@ -287,6 +298,14 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 idempotency_ttl=timedelta(seconds=settings.idempotency_key_ttl_seconds),
                 transaction_retry=transaction_retry,
             )
+            webhooks = open_webhook_store(storage)
+            webhook_endpoints = WebhookEndpointService(
+                webhooks,
+                destination_policy(settings),
+                max_rotation_overlap=timedelta(
+                    seconds=settings.webhooks_secret_rotation_overlap_seconds
+                ),
+            )
             yield Container(
                 settings=settings,
                 storage=storage,
@@ -294,7 +313,8 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 guard=guard,
                 breakers=breakers,
                 transaction_retry=transaction_retry,
-                webhooks=open_webhook_store(storage),
+                webhooks=webhooks,
+                webhook_endpoints=webhook_endpoints,
 {%- if cookiecutter.queue != "none" %}
                 events=open_event_store(storage),
 {%- endif %}
