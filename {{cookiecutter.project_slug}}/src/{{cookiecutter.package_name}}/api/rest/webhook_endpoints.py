@@ -70,7 +70,7 @@ async def create_webhook_endpoint(
     """Subscribe an endpoint; the response holds its secret, shown this once."""
     new = NewEndpoint(
         url=body.url,
-        event_types=frozenset(body.event_types),
+        event_types=frozenset(event_type.value for event_type in body.event_types),
         description=body.description,
     )
     created = await endpoints.create(new)
@@ -118,7 +118,11 @@ async def update_webhook_endpoint(
     """Change the URL, event types, description or status (JSON Merge Patch)."""
     changes = EndpointChanges(
         url=body.url,
-        event_types=None if body.event_types is None else frozenset(body.event_types),
+        event_types=(
+            None
+            if body.event_types is None
+            else frozenset(event_type.value for event_type in body.event_types)
+        ),
         description=body.description,
         status=body.status,
         disabled_reason=body.disabled_reason,
