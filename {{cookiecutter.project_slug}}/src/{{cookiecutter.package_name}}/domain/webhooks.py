@@ -161,14 +161,13 @@ class WebhookEndpoint:
         if changes.description is not None and changes.description != self.description:
             fields["description"] = changes.description
         if changes.status is EndpointStatus.DISABLED:
-            reason = changes.disabled_reason or (
-                self.disabled_reason if self.status is EndpointStatus.DISABLED else None
-            )
-            if self.status is not EndpointStatus.DISABLED or reason != self.disabled_reason:
+            if self.status is not EndpointStatus.DISABLED:
                 fields |= {
                     "status": EndpointStatus.DISABLED,
-                    "disabled_reason": reason or DISABLED_BY_CALLER,
+                    "disabled_reason": changes.disabled_reason or DISABLED_BY_CALLER,
                 }
+            elif changes.disabled_reason not in (None, self.disabled_reason):
+                fields["disabled_reason"] = changes.disabled_reason
         elif changes.status is EndpointStatus.ACTIVE and self.status is not EndpointStatus.ACTIVE:
             fields |= {
                 "status": EndpointStatus.ACTIVE,
