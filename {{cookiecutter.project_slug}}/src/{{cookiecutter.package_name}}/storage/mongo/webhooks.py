@@ -462,6 +462,12 @@ class MongoWebhookDeliveryStore:
                 document["_id"]: _endpoint_from(document)
                 async for document in self._endpoints.find({"_id": {"$in": endpoint_ids}})
             }
+            # Written by an order change that raced the endpoint's deletion: nowhere to go.
+            orphans = [
+                document["_id"] for document in won if document["endpoint_id"] not in endpoints
+            ]
+            if orphans:
+                await self._deliveries.delete_many({"_id": {"$in": orphans}, "lease_owner": owner})
         won.sort(key=lambda document: (document["next_attempt_at"], document["_id"]))
         return [
             ClaimedDelivery(_delivery_from(document), endpoints[document["endpoint_id"]])

@@ -121,9 +121,10 @@ webhook_deliveries = Table(
     Column("lease_expires_at", DateTime(timezone=True)),
     CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
     CheckConstraint("attempts >= 0", name="attempts_not_negative"),
-    # One delivery per event and endpoint; the index also serves the cascade from endpoints.
+    # One delivery per event and endpoint.
     UniqueConstraint("endpoint_id", "event_id"),
     Index("ix_webhook_deliveries_created_at_id", "created_at", "id"),
+    Index("ix_webhook_deliveries_endpoint_id_created_at_id", "endpoint_id", "created_at", "id"),
     Index("ix_webhook_deliveries_status_created_at_id", "status", "created_at", "id"),
     # What the workers claim: pending deliveries, by when they are due.
     Index(
@@ -383,6 +384,7 @@ class PostgresWebhookEndpointStore:
         """
         stored = webhook_endpoints.c
         values = _endpoint_values(endpoint)
+        del values["id"]
         if endpoint.status is EndpointStatus.ACTIVE:
             enabled_again = stored.status != _ACTIVE
             values["failure_streak"] = case(

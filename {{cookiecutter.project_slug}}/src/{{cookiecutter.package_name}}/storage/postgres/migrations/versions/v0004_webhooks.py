@@ -85,6 +85,11 @@ def upgrade() -> None:
         "ix_webhook_deliveries_created_at_id", "webhook_deliveries", ["created_at", "id"]
     )
     op.create_index(
+        "ix_webhook_deliveries_endpoint_id_created_at_id",
+        "webhook_deliveries",
+        ["endpoint_id", "created_at", "id"],
+    )
+    op.create_index(
         "ix_webhook_deliveries_status_created_at_id",
         "webhook_deliveries",
         ["status", "created_at", "id"],
@@ -130,6 +135,9 @@ def downgrade() -> None:
     op.drop_table("webhook_delivery_attempts")
     op.drop_index("ix_webhook_deliveries_due", table_name="webhook_deliveries")
     op.drop_index("ix_webhook_deliveries_status_created_at_id", table_name="webhook_deliveries")
+    op.drop_index(
+        "ix_webhook_deliveries_endpoint_id_created_at_id", table_name="webhook_deliveries"
+    )
     op.drop_index("ix_webhook_deliveries_created_at_id", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
     op.drop_index("ix_webhook_endpoints_created_at_id", table_name="webhook_endpoints")
