@@ -66,6 +66,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "src/{package}/api/grpc",
             "src/{package}/commands/grpc.py",
             "src/{package}/orders",
+            "src/{package}/webhooks/v1",
             "tests/api/grpc",
             "tests/fixtures/grpc.py",
         ),

@@ -8,6 +8,7 @@ from datetime import timedelta
 from {{ cookiecutter.package_name }}.application.inbound_webhooks import ReceivedWebhooks
 from {{ cookiecutter.package_name }}.application.orders import OrderService
 from {{ cookiecutter.package_name }}.application.payment_notifications import PaymentNotifications
+from {{ cookiecutter.package_name }}.application.webhook_endpoints import WebhookEndpointService
 from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
@@ -60,6 +61,7 @@ from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
 from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
+from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
@@ -82,6 +84,7 @@ class Container:
     transaction_retry: RetryPolicy
     webhooks: WebhookStore
     webhook_sources: Mapping[str, WebhookSource]
+    webhook_endpoints: WebhookEndpointService
 {%- if cookiecutter.queue != "none" %}
     events: EventStore
 {%- endif %}
@@ -156,6 +159,14 @@ def open_api_key_store(storage: {{ storage_class }}) -> ApiKeyStore:
     return MongoApiKeyStore(storage.database)
 {%- endif %}
 {%- endif %}
+
+
+def destination_policy(settings: Settings) -> DestinationPolicy:
+    """Where webhooks may go: https to public addresses, unless the settings allow more."""
+    return DestinationPolicy(
+        allow_http=settings.webhooks_allow_http,
+        allow_private=settings.webhooks_allow_private_addresses,
+    )
 
 
 def open_breaker_store(settings: Settings) -> BreakerStore:
@@ -308,6 +319,14 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 transaction_retry=transaction_retry,
             )
             received = ReceivedWebhooks(storage, transaction_retry=transaction_retry)
+            webhooks = open_webhook_store(storage)
+            webhook_endpoints = WebhookEndpointService(
+                webhooks,
+                destination_policy(settings),
+                max_rotation_overlap=timedelta(
+                    seconds=settings.webhooks_secret_rotation_overlap_seconds
+                ),
+            )
             yield Container(
                 settings=settings,
                 storage=storage,
@@ -315,7 +334,8 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 guard=guard,
                 breakers=breakers,
                 transaction_retry=transaction_retry,
-                webhooks=open_webhook_store(storage),
+                webhooks=webhooks,
+                webhook_endpoints=webhook_endpoints,
                 webhook_sources=webhook_sources(settings, orders, received),
 {%- if cookiecutter.queue != "none" %}
                 events=open_event_store(storage),

@@ -354,6 +354,19 @@ async def test_the_cli_creates_lists_and_revokes_keys(
     assert shown["revoked_at"] is not None
 
 
+async def test_the_cli_grants_every_permission_the_service_knows(
+    settings: Settings, authenticator: ApiKeyAuthenticator, client_name: str
+) -> None:
+    scopes = [argument for p in Permission for argument in ("--scope", p.value)]
+
+    created = run_cli(settings, "create", "--client", client_name, *scopes)
+
+    assert created.returncode == 0, created.stderr
+    principal = await authenticator.authenticate(json.loads(created.stdout)["key"])
+    assert principal.permissions == frozenset(Permission)
+    assert Permission.WEBHOOKS_MANAGE in principal.permissions
+
+
 def test_the_cli_refuses_an_unknown_id_and_an_unknown_scope(settings: Settings) -> None:
     unknown = run_cli(settings, "revoke", "000000000000")
     assert unknown.returncode == 1

@@ -90,7 +90,7 @@ async def test_a_valid_token_admits_its_subject_with_the_permissions_of_its_scop
     principal = await authenticator.authenticate(token)
 
     assert principal.subject == "alice"
-    assert principal.permissions == frozenset(Permission)
+    assert principal.permissions == {Permission.ORDERS_READ, Permission.ORDERS_WRITE}
     assert principal.authenticated
 
 
@@ -393,6 +393,7 @@ async def test_the_issue_token_command_prints_a_token_the_service_accepts(
         "--subject", "batch-job",
         "--scope", "orders:read",
         "--scope", "orders:write",
+        "--scope", "webhooks:manage",
         "--ttl-seconds", "120",
     )  # fmt: skip
 

@@ -38,6 +38,18 @@ async def test_tokens_signed_with_a_published_key_are_accepted(
     assert principal.permissions == {Permission.ORDERS_READ}
 
 
+async def test_a_token_may_grant_every_permission_the_service_knows(
+    authenticator: OAuth2Authenticator, issuer: LocalIssuer
+) -> None:
+    scopes = " ".join(permission.value for permission in Permission)
+    token = issuer.access_token("svc-a", scopes, key=issuer.key("RS256"))
+
+    principal = await authenticator.authenticate(token)
+
+    assert principal.permissions == frozenset(Permission)
+    assert Permission.WEBHOOKS_MANAGE in principal.permissions
+
+
 @pytest.mark.parametrize("forge", FORGERIES.values(), ids=FORGERIES.keys())
 async def test_the_authenticator_refuses_forged_and_wrong_tokens(
     authenticator: OAuth2Authenticator, issuer: LocalIssuer, forge: Forgery

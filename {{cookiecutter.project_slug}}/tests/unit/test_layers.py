@@ -38,6 +38,8 @@ RULES = (
     # What a webhook may be sent to, and how one is signed: rules the use cases apply.
     ("webhooks.destinations", "port"),
     ("webhooks.signatures", "port"),
+    # The webhook endpoints API's generated messages (api=grpc), like ``orders.v1``.
+    ("webhooks.v1", "entry point"),
     ("storage.", "adapter"),
     ("messaging.", "adapter"),
     ("auth.", "adapter"),

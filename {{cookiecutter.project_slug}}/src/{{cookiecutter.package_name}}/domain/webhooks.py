@@ -78,12 +78,16 @@ class NewEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class EndpointChanges:
-    """A partial update; ``None`` leaves a field as it is."""
+    """A partial update; ``None`` leaves a field as it is.
+
+    ``disabled_reason`` goes with ``status=DISABLED``: why the caller disabled it.
+    """
 
     url: str | None = None
     event_types: frozenset[str] | None = None
     description: str | None = None
     status: EndpointStatus | None = None
+    disabled_reason: str | None = None
 
 
 DISABLED_BY_CALLER = "disabled through the API"
@@ -148,7 +152,7 @@ class WebhookEndpoint:
         return self._changed(now, secrets=(*kept, SigningSecret.generate(now)))
 
     def apply(self, changes: EndpointChanges, now: datetime) -> Self:
-        """The endpoint with ``changes``; enabling it again forgets its failures."""
+        """The endpoint with ``changes`` (itself if nothing changes); enabling forgets failures."""
         fields: dict[str, object] = {}
         if changes.url is not None and changes.url != self.url:
             fields["url"] = changes.url
@@ -156,9 +160,15 @@ class WebhookEndpoint:
             fields["event_types"] = changes.event_types
         if changes.description is not None and changes.description != self.description:
             fields["description"] = changes.description
-        if changes.status is not None and changes.status is not self.status:
-            if changes.status is EndpointStatus.DISABLED:
-                return self.disable(DISABLED_BY_CALLER, now)._changed(now, **fields)
+        if changes.status is EndpointStatus.DISABLED:
+            if self.status is not EndpointStatus.DISABLED:
+                fields |= {
+                    "status": EndpointStatus.DISABLED,
+                    "disabled_reason": changes.disabled_reason or DISABLED_BY_CALLER,
+                }
+            elif changes.disabled_reason not in (None, self.disabled_reason):
+                fields["disabled_reason"] = changes.disabled_reason
+        elif changes.status is EndpointStatus.ACTIVE and self.status is not EndpointStatus.ACTIVE:
             fields |= {
                 "status": EndpointStatus.ACTIVE,
                 "disabled_reason": None,

@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 from tests.api.grpc.calls import details_of, new_order
 from tests.api.grpc.guarded import channel_to, failure
 from tests.support import access
@@ -51,3 +52,26 @@ async def test_a_caller_without_the_permission_is_denied(settings: Settings, gra
     assert listed is not None
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert error.reason == "PERMISSION_DENIED"
+
+
+async def test_webhook_endpoints_need_webhooks_manage(settings: Settings, grant: Grant) -> None:
+    orders_only = await grant(
+        Permission.ORDERS_READ, Permission.ORDERS_WRITE, subject=f"orders-{uuid4().hex[:8]}"
+    )
+    manager = await grant(Permission.WEBHOOKS_MANAGE, subject=f"manager-{uuid4().hex[:8]}")
+    request = webhooks_pb2.ListWebhookEndpointsRequest(page_size=1)
+    async with channel_to(settings) as channel:
+        stub = webhooks_pb2_grpc.WebhookEndpointsServiceStub(channel)
+        denied = details_of(
+            await failure(stub.ListWebhookEndpoints(request, metadata=access.metadata(orders_only)))
+        )
+        listed = await stub.ListWebhookEndpoints(request, metadata=access.metadata(manager))
+        orders = details_of(
+            await failure(
+                OrdersClient(channel, metadata=access.metadata(manager)).get_order(str(uuid4()))
+            )
+        )
+
+    assert denied.code == grpc.StatusCode.PERMISSION_DENIED
+    assert listed is not None
+    assert orders.code == grpc.StatusCode.PERMISSION_DENIED

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.api.grpc.security import METHOD_PERMISSIONS
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.webhooks.v1 import webhooks_pb2
 from tests.api.grpc.calls import details_of, new_order
 from tests.api.grpc.guarded import channel_to, failure
 from tests.support import access
@@ -22,10 +23,23 @@ from tests.support.access import Grant
 
 
 def test_every_rpc_of_the_{{ cookiecutter.package_name }}_has_a_permission() -> None:
-    service = orders_pb2.DESCRIPTOR.services_by_name["OrdersService"]
-    methods = {f"/{service.full_name}/{method.name}" for method in service.methods}
+    services = [
+        orders_pb2.DESCRIPTOR.services_by_name["OrdersService"],
+        webhooks_pb2.DESCRIPTOR.services_by_name["WebhookEndpointsService"],
+    ]
+    methods = {
+        f"/{service.full_name}/{method.name}" for service in services for method in service.methods
+    }
 
     assert set(METHOD_PERMISSIONS) == methods
+
+
+def test_every_webhook_endpoints_rpc_needs_webhooks_manage() -> None:
+    service = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookEndpointsService"]
+
+    assert {
+        METHOD_PERMISSIONS[f"/{service.full_name}/{method.name}"] for method in service.methods
+    } == {Permission.WEBHOOKS_MANAGE}
 
 
 @pytest.mark.parametrize(

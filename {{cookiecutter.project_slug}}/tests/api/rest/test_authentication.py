@@ -104,3 +104,22 @@ async def test_quotas_are_counted_per_caller(settings: Settings, grant: Grant) -
 
     assert spent == [200, 200, 429]
     assert other.status_code == 200
+
+
+async def test_webhook_endpoints_need_webhooks_manage(settings: Settings, grant: Grant) -> None:
+    orders_only = await grant(
+        Permission.ORDERS_READ, Permission.ORDERS_WRITE, subject=f"orders-{uuid4().hex[:8]}"
+    )
+    manager = await grant(Permission.WEBHOOKS_MANAGE, subject=f"manager-{uuid4().hex[:8]}")
+    hook = {"url": "http://127.0.0.1:9/hooks"}
+    async with client_of(settings, access.headers(orders_only)) as client:
+        listed = await client.get("/v1/webhook-endpoints")
+        created = await client.post("/v1/webhook-endpoints", json=hook)
+    async with client_of(settings, access.headers(manager)) as client:
+        managed = await client.post("/v1/webhook-endpoints", json=hook)
+        orders = await client.get("/v1/orders")
+
+    assert listed.status_code == created.status_code == 403
+    assert 'scope="webhooks:manage"' in created.headers["WWW-Authenticate"]
+    assert managed.status_code == 201, managed.text
+    assert orders.status_code == 403

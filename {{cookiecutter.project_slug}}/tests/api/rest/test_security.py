@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from fastapi.routing import APIRoute
 
-from {{ cookiecutter.package_name }}.api.rest import orders
+from {{ cookiecutter.package_name }}.api.rest import orders, webhook_endpoints
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -28,6 +28,14 @@ def test_every_orders_route_declares_the_permission_it_needs() -> None:
     assert routes
     for route in routes:
         assert any(dependency in guards for dependency in route.dependencies), route.path
+
+
+def test_every_webhook_endpoints_route_needs_webhooks_manage() -> None:
+    routes = [route for route in webhook_endpoints.router.routes if isinstance(route, APIRoute)]
+
+    assert routes
+    for route in routes:
+        assert webhook_endpoints.MANAGE[0] in route.dependencies, route.path
 
 
 async def test_probes_and_metrics_need_no_credentials(settings: Settings) -> None:

@@ -19,8 +19,10 @@ from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
+from {{ cookiecutter.package_name }}.webhooks.v1 import webhooks_pb2
 
 _ORDERS = orders_pb2.DESCRIPTOR.services_by_name["OrdersService"].full_name
+_WEBHOOK_ENDPOINTS = webhooks_pb2.DESCRIPTOR.services_by_name["WebhookEndpointsService"]
 
 METHOD_PERMISSIONS: Mapping[str, Permission] = {
     f"/{_ORDERS}/CreateOrder": Permission.ORDERS_WRITE,
@@ -28,6 +30,9 @@ METHOD_PERMISSIONS: Mapping[str, Permission] = {
     f"/{_ORDERS}/ListOrders": Permission.ORDERS_READ,
     f"/{_ORDERS}/UpdateOrder": Permission.ORDERS_WRITE,
     f"/{_ORDERS}/DeleteOrder": Permission.ORDERS_WRITE,
+} | {
+    f"/{_WEBHOOK_ENDPOINTS.full_name}/{method.name}": Permission.WEBHOOKS_MANAGE
+    for method in _WEBHOOK_ENDPOINTS.methods
 }
 OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
 _API_KEY_METADATA = API_KEY_HEADER.lower()

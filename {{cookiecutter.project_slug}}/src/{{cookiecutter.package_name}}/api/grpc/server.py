@@ -1,4 +1,4 @@
-"""Server assembly: the orders service, health, reflection, interceptors, and shutdown."""
+"""Server assembly: the APIs' services, health, reflection, interceptors, and shutdown."""
 
 import asyncio
 import signal
@@ -17,14 +17,20 @@ from {{ cookiecutter.package_name }}.api.grpc.health import HealthReporter
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import RequestContextInterceptor
 from {{ cookiecutter.package_name }}.api.grpc.orders import OrdersServicer
 from {{ cookiecutter.package_name }}.api.grpc.security import GuardInterceptor
+from {{ cookiecutter.package_name }}.api.grpc.webhook_endpoints import WebhookEndpointsServicer
 from {{ cookiecutter.package_name }}.api.inbound_webhooks import webhook_route
 from {{ cookiecutter.package_name }}.container import Container, build_container
 from {{ cookiecutter.package_name }}.observability.health import database_ready
 from {{ cookiecutter.package_name }}.observability.probes import create_probe_app, serve_probes
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2, orders_pb2_grpc
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.webhooks.v1 import webhooks_pb2, webhooks_pb2_grpc
 
 ORDERS_SERVICE = orders_pb2.DESCRIPTOR.services_by_name["OrdersService"].full_name
+WEBHOOK_ENDPOINTS_SERVICE = webhooks_pb2.DESCRIPTOR.services_by_name[
+    "WebhookEndpointsService"
+].full_name
+SERVICES = (ORDERS_SERVICE, WEBHOOK_ENDPOINTS_SERVICE)
 
 log = structlog.get_logger(__name__)
 
@@ -58,13 +64,16 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
         orders_pb2_grpc.add_OrdersServiceServicer_to_server(
             OrdersServicer(container.orders), server
         )
+        webhooks_pb2_grpc.add_WebhookEndpointsServiceServicer_to_server(
+            WebhookEndpointsServicer(container.webhook_endpoints), server
+        )
         reporter = HealthReporter(
-            container.storage, [ORDERS_SERVICE], settings.grpc_health_check_interval_seconds
+            container.storage, SERVICES, settings.grpc_health_check_interval_seconds
         )
         health_pb2_grpc.add_HealthServicer_to_server(reporter.servicer, server)
         if settings.grpc_reflection:
             reflection.enable_server_reflection(
-                (ORDERS_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+                (*SERVICES, health.SERVICE_NAME, reflection.SERVICE_NAME), server
             )
         port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         await reporter.check()

@@ -6,7 +6,7 @@ from importlib.metadata import metadata
 
 from fastapi import FastAPI
 
-from {{ cookiecutter.package_name }}.api.rest import inbound_webhooks, orders, probes
+from {{ cookiecutter.package_name }}.api.rest import inbound_webhooks, orders, probes, webhook_endpoints
 from {{ cookiecutter.package_name }}.api.rest.errors import install_error_handlers
 from {{ cookiecutter.package_name }}.api.rest.middleware import RequestContextMiddleware
 from {{ cookiecutter.package_name }}.container import build_container
@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(probes.router)
     app.include_router(orders.router)
     app.include_router(inbound_webhooks.router)
+    app.include_router(webhook_endpoints.router)
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware, log_requests=settings.log_requests)
     return app

@@ -5,6 +5,7 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 
 from {{ cookiecutter.package_name }}.application.orders import OrderService
+from {{ cookiecutter.package_name }}.application.webhook_endpoints import WebhookEndpointService
 from {{ cookiecutter.package_name }}.container import Container
 
 
@@ -18,5 +19,11 @@ async def order_service(request: Request) -> OrderService:
     return (await container(request)).orders
 
 
+async def webhook_endpoint_service(request: Request) -> WebhookEndpointService:
+    """The webhook endpoints use cases."""
+    return (await container(request)).webhook_endpoints
+
+
 Orders = Annotated[OrderService, Depends(order_service)]
+WebhookEndpoints = Annotated[WebhookEndpointService, Depends(webhook_endpoint_service)]
 Services = Annotated[Container, Depends(container)]
