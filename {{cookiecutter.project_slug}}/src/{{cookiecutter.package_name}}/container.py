@@ -60,8 +60,8 @@ from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
-from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
 from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
+from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
