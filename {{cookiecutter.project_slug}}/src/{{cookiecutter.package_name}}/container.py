@@ -18,11 +18,12 @@ from {{ cookiecutter.package_name }}.messaging.port import Broker, BrokerAdapter
 from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
 from {{ cookiecutter.package_name }}.resilience.breaker.port import BreakerStore
 from {{ cookiecutter.package_name }}.resilience.breaker.redis import RedisBreakerStore
-{%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
-{%- endif %}
 from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.webhooks.delivery import WebhookDeliverer
+from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
+from {{ cookiecutter.package_name }}.webhooks.transport import GuardedTransport
 {%- if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
 {%- endif %}
@@ -62,6 +63,7 @@ CIRCUIT_RECORD_TTL_SECONDS = 7200
 {%- if cookiecutter.queue != "none" %}
 FULFILMENT = "fulfilment"
 {%- endif %}
+WEBHOOKS = "webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +248,42 @@ async def open_fulfilment(settings: Settings, breakers: BreakerStore) -> AsyncIt
         await client.aclose()
 {%- endif %}
 {%- endif %}
+
+
+def webhook_destinations(settings: Settings) -> DestinationPolicy:
+    """Where webhooks may be sent: https to public addresses, unless the settings allow more."""
+    return DestinationPolicy(
+        allow_http=settings.webhooks_allow_http,
+        allow_private=settings.webhooks_allow_private_addresses,
+    )
+
+
+@asynccontextmanager
+async def open_webhook_deliverer(
+    container: Container, *, policy: DestinationPolicy | None = None, owner: str | None = None
+) -> AsyncIterator[WebhookDeliverer]:
+    """The ``deliver`` worker's deliverer and the one HTTP client webhooks leave by; closed on exit.
+
+    The client connects only to addresses ``policy`` allows (the settings' by
+    default), and each endpoint's calls go under a circuit of their own, kept
+    in the container's breaker store (shared through Redis when configured).
+    """
+    settings = container.settings
+    policy = policy or webhook_destinations(settings)
+    downstream = settings.webhooks_delivery
+    client = DownstreamClient(
+        WEBHOOKS,
+        downstream,
+        None,
+        transport=GuardedTransport(policy, max_connections=downstream.max_connections),
+        max_response_bytes=settings.webhooks_max_response_bytes,
+    )
+    try:
+        yield WebhookDeliverer(
+            container.webhooks, client, container.breakers, settings, policy, owner=owner
+        )
+    finally:
+        await client.aclose()
 
 
 async def check_configuration(settings: Settings) -> None:

@@ -18,11 +18,13 @@ from uuid import UUID, uuid4
 from {{ cookiecutter.package_name }}.domain.events import OrderEvent, OrderEventType
 from {{ cookiecutter.package_name }}.domain.orders import to_stored_precision
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix every secret has, not a secret
 # Standard Webhooks asks for 24 to 64 random bytes.
 SECRET_BYTES = 32
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
+# The class of HTTP status (2xx) that says a receiver has a delivery.
+_SUCCESS_CLASS = 2
 # What an endpoint may subscribe to: every kind of order event.
 EVENT_TYPES = frozenset(event_type.value for event_type in OrderEventType)
 
@@ -139,7 +141,8 @@ class WebhookEndpoint:
         now = to_stored_precision(now)
         ending = to_stored_precision(now + overlap)
         kept = tuple(
-            secret if secret.expires_at is not None and secret.expires_at <= ending
+            secret
+            if secret.expires_at is not None and secret.expires_at <= ending
             else replace(secret, expires_at=ending)
             for secret in self.signing_secrets(now)
         )
@@ -234,6 +237,31 @@ class WebhookDelivery:
         """The ``webhook-id``: one per event, the same on every attempt and every endpoint."""
         return f"msg_{self.event_id.hex}"
 
+    def attempted(
+        self, attempt: "DeliveryAttempt", next_attempt_at: datetime | None, now: datetime
+    ) -> Self:
+        """The delivery after ``attempt``: received, due again at ``next_attempt_at``, or given up.
+
+        A failed attempt with no next one (``None``) fails the delivery for good.
+        """
+        if attempt.succeeded:
+            status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
+        elif next_attempt_at is None:
+            status = DeliveryStatus.FAILED
+        else:
+            status = DeliveryStatus.PENDING
+        return replace(
+            self,
+            status=status,
+            attempts=attempt.number,
+            next_attempt_at=None
+            if next_attempt_at is None
+            else to_stored_precision(next_attempt_at),
+            updated_at=to_stored_precision(now),
+            last_status_code=attempt.status_code,
+            last_error=attempt.error,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryAttempt:
@@ -253,4 +281,4 @@ class DeliveryAttempt:
     @property
     def succeeded(self) -> bool:
         """A 2xx answer: the endpoint has the message. A 3xx is a failure (no redirects)."""
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return self.status_code is not None and self.status_code // 100 == _SUCCESS_CLASS

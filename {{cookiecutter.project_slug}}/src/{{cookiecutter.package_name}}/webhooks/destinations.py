@@ -37,9 +37,7 @@ class UnsafeDestinationError(ValueError):
 async def resolve(host: str, port: int) -> list[str]:
     """Every address ``host`` resolves to now (the system resolver, off the event loop)."""
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(
-            host, port, type=socket.SOCK_STREAM
-        )
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
         raise UnsafeDestinationError(f"{host} does not resolve: {error}") from None
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
