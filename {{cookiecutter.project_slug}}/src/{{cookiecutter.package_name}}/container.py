@@ -9,6 +9,7 @@ from {{ cookiecutter.package_name }}.application.orders import OrderService
 from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
+from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.fulfilment.http import HttpFulfilment
@@ -260,7 +261,11 @@ def webhook_destinations(settings: Settings) -> DestinationPolicy:
 
 @asynccontextmanager
 async def open_webhook_deliverer(
-    container: Container, *, policy: DestinationPolicy | None = None, owner: str | None = None
+    container: Container,
+    *,
+    policy: DestinationPolicy | None = None,
+    owner: str | None = None,
+    clock: Clock = utc_now,
 ) -> AsyncIterator[WebhookDeliverer]:
     """The ``deliver`` worker's deliverer and the one HTTP client webhooks leave by; closed on exit.
 
@@ -280,7 +285,13 @@ async def open_webhook_deliverer(
     )
     try:
         yield WebhookDeliverer(
-            container.webhooks, client, container.breakers, settings, policy, owner=owner
+            container.webhooks,
+            client,
+            container.breakers,
+            settings,
+            policy,
+            owner=owner,
+            clock=clock,
         )
     finally:
         await client.aclose()
