@@ -43,6 +43,7 @@ from {{ cookiecutter.package_name }}.storage.postgres.api_keys import PostgresAp
 from {{ cookiecutter.package_name }}.storage.postgres.events import PostgresEventStore, PostgresOutbox
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.postgres.storage import PostgresStorage
+from {{ cookiecutter.package_name }}.storage.postgres.webhooks import PostgresWebhookStore
 {%- else %}
 {%- if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.storage.mongo.api_keys import MongoApiKeyStore
@@ -51,11 +52,13 @@ from {{ cookiecutter.package_name }}.storage.mongo.api_keys import MongoApiKeySt
 from {{ cookiecutter.package_name }}.storage.mongo.events import MongoEventStore, MongoOutbox
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.mongo.storage import MongoStorage
+from {{ cookiecutter.package_name }}.storage.mongo.webhooks import MongoWebhookStore
 {%- if cookiecutter.queue == "none" %}
 from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
+from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
@@ -77,6 +80,7 @@ class Container:
     guard: Guard
     breakers: BreakerStore
     transaction_retry: RetryPolicy
+    webhooks: WebhookStore
 {%- if cookiecutter.queue != "none" %}
     events: EventStore
 {%- endif %}
@@ -113,6 +117,16 @@ def open_event_store(storage: {{ storage_class }}) -> EventStore:
 {%- else %}
     return MongoEventStore(storage.client)
 {%- endif %}
+{%- endif %}
+
+
+
+def open_webhook_store(storage: {{ storage_class }}) -> WebhookStore:
+    """Webhook endpoints and their deliveries, on the storage's own pool."""
+{%- if cookiecutter.database == "postgres" %}
+    return PostgresWebhookStore(storage.engine)
+{%- else %}
+    return MongoWebhookStore(storage.client)
 {%- endif %}
 {%- if cookiecutter.auth == "api_key" %}
 
@@ -329,6 +343,7 @@ async def build_container(settings: Settings) -> AsyncIterator[Container]:
                 guard=guard,
                 breakers=breakers,
                 transaction_retry=transaction_retry,
+                webhooks=open_webhook_store(storage),
 {%- if cookiecutter.queue != "none" %}
                 events=open_event_store(storage),
 {%- endif %}

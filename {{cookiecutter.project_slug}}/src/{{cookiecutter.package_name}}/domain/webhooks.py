@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
+from http import HTTPStatus
 from typing import Self
 from uuid import UUID, uuid4
 
@@ -23,8 +24,6 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix every secret has, not a secr
 SECRET_BYTES = 32
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
-# The class of HTTP status (2xx) that says a receiver has a delivery.
-_SUCCESS_CLASS = 2
 # What an endpoint may subscribe to: every kind of order event.
 EVENT_TYPES = frozenset(event_type.value for event_type in OrderEventType)
 
@@ -281,4 +280,7 @@ class DeliveryAttempt:
     @property
     def succeeded(self) -> bool:
         """A 2xx answer: the endpoint has the message. A 3xx is a failure (no redirects)."""
-        return self.status_code is not None and self.status_code // 100 == _SUCCESS_CLASS
+        return (
+            self.status_code is not None
+            and HTTPStatus.OK <= self.status_code < HTTPStatus.MULTIPLE_CHOICES
+        )

@@ -41,10 +41,11 @@ class EndpointBacklog:
 
 @dataclass(frozen=True, slots=True)
 class DeliveryFilter:
-    """Which deliveries a listing returns; ``None`` matches any."""
+    """Which deliveries a listing or a replay selects; ``None`` matches any."""
 
     endpoint_id: UUID | None = None
     status: DeliveryStatus | None = None
+    delivery_id: UUID | None = None
 
 
 class WebhookOutbox(Protocol):

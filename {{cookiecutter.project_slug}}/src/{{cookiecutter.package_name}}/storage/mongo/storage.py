@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.storage.mongo.client import (
     transaction,
     translated_errors,
 )
+from {{ cookiecutter.package_name }}.storage.mongo.webhooks import MongoWebhookInbox, MongoWebhookOutbox
 from {{ cookiecutter.package_name }}.storage.port import (
     OrderFilter,
     Outbox,
@@ -240,6 +241,8 @@ class MongoUnitOfWork:
         self.orders = MongoOrderWriter(database[ORDERS], session)
         self.idempotency = MongoIdempotencyStore(database[IDEMPOTENCY_KEYS], session)
         self.outbox = outbox(database, session)
+        self.webhooks = MongoWebhookOutbox(database, session)
+        self.webhook_inbox = MongoWebhookInbox(database, session)
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -250,7 +253,7 @@ class MongoStorage:
     """The storage port on a pooled async client.
 
     ``client`` and ``database`` are public for the other adapters of this
-    database (events, API keys), which share its pool.
+    database (events, API keys, webhooks), which share its pool.
     """
 
     def __init__(self, client: AsyncMongoClient[Document], *, outbox: OutboxFactory) -> None:

@@ -36,6 +36,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Outbox, StoredResult
 from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
 from {{ cookiecutter.package_name }}.storage.postgres.schema import idempotency_keys, orders
+from {{ cookiecutter.package_name }}.storage.postgres.webhooks import PostgresWebhookInbox, PostgresWebhookOutbox
 
 # How a unit of work gets its outbox: the broker's table, or none without a broker.
 OutboxFactory = Callable[[AsyncConnection], Outbox]
@@ -262,6 +263,8 @@ class PostgresUnitOfWork:
         self.orders = PostgresOrderWriter(connection)
         self.idempotency = PostgresIdempotencyStore(connection)
         self.outbox = outbox(connection)
+        self.webhooks = PostgresWebhookOutbox(connection)
+        self.webhook_inbox = PostgresWebhookInbox(connection)
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -273,7 +276,7 @@ class PostgresStorage:
     """The storage port on a pooled async engine.
 
     ``engine`` is public for the other adapters of this database (events, API
-    keys), which share its pool.
+    keys, webhooks), which share its pool.
     """
 
     def __init__(self, engine: AsyncEngine, *, outbox: OutboxFactory) -> None:
