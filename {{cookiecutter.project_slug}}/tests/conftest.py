@@ -20,10 +20,11 @@ import structlog
 
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.container import open_migrator, open_storage
+from {{ cookiecutter.package_name }}.container import open_migrator, open_storage, open_webhook_store
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import Storage
+from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
 from tests.support.access import Grant
 from tests.support.database import DatabaseServer
 from tests.support.tcp_proxy import TcpProxy
@@ -113,6 +114,16 @@ async def storage(settings: Settings) -> AsyncIterator[Storage]:
     opened = open_storage(settings)
     try:
         yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
+async def webhooks(settings: Settings) -> AsyncIterator[WebhookStore]:
+    """Webhook endpoints and deliveries on the run's database, closed after the test."""
+    opened = open_storage(settings)
+    try:
+        yield open_webhook_store(opened)
     finally:
         await opened.close()
 

@@ -89,6 +89,34 @@ async def test_upgrade_creates_indexes_and_validators(
     assert refused.value.code == 121  # DocumentValidationFailure
 
 
+async def test_upgrade_creates_the_webhook_collections(
+    migrator: MongoMigrator, database: Database
+) -> None:
+    await migrator.upgrade("head")
+
+    assert {
+        "uq_webhook_deliveries_endpoint_id_event_id",
+        "ix_webhook_deliveries_status_next_attempt_at",
+    } <= await index_names(database, "webhook_deliveries")
+    assert "uq_webhook_delivery_attempts_delivery_id_number" in await index_names(
+        database, "webhook_delivery_attempts"
+    )
+    for collection in (
+        "webhook_endpoints",
+        "webhook_deliveries",
+        "webhook_delivery_attempts",
+        "received_webhooks",
+    ):
+        options = await validator(database, collection)
+        assert "$jsonSchema" in options["validator"]
+    with pytest.raises(WriteError) as refused:
+        await database["webhook_deliveries"].insert_one({"status": "lost"})
+    assert refused.value.code == 121  # DocumentValidationFailure
+
+    await migrator.downgrade("base")
+    assert not {"webhook_endpoints", "webhook_deliveries"} & await collections(database)
+
+
 async def test_upgrade_again_changes_nothing(migrator: MongoMigrator, database: Database) -> None:
     await migrator.upgrade("head")
     await migrator.upgrade("head")
