@@ -60,7 +60,7 @@ async def test_a_killed_worker_loses_nothing_another_takes_its_deliveries_after_
 
     await eventually(all_sent, seconds=30)
     first.popen.kill()  # SIGKILL: no release, no recording, the leases stay
-    await asyncio.to_thread(first.popen.wait)
+    await asyncio.to_thread(first.popen.communicate)  # its output closed with it
     second = Process("deliver", settings)
     try:
         await all_delivered(webhook_container, endpoint.id, 3)

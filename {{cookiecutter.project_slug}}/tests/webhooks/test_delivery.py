@@ -15,6 +15,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from {{ cookiecutter.package_name }}.container import Container, build_container, open_webhook_deliverer
+from {{ cookiecutter.package_name }}.domain.events import OrderEventType
 from {{ cookiecutter.package_name }}.domain.webhooks import DeliveryStatus, EndpointStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.webhooks import DeliveryFilter
@@ -99,7 +100,7 @@ async def test_a_delivery_is_signed_so_that_the_reference_library_verifies_it(
     assert abs(signed_at - datetime.now(UTC).timestamp()) < 5
     payload = verified(received, endpoint.secrets[0].value)
     assert payload == json.loads(delivery.body)
-    assert payload["type"] == "order.created"  # type: ignore[index]
+    assert payload["type"] == delivery.event_type == OrderEventType.CREATED.value  # type: ignore[index]
     assert payload["data"]["id"] == str(order.id)  # type: ignore[index]
     done = await only_delivery(webhook_container, endpoint.id)
     assert (done.status, done.attempts, done.next_attempt_at) == (DeliveryStatus.SUCCEEDED, 1, None)
@@ -189,14 +190,18 @@ async def test_the_schedule_is_observed_then_the_delivery_fails_and_is_listed(
 
 
 async def test_retry_after_is_waited_for(
-    webhook_container: Container, deliverer: WebhookDeliverer, receiver: MisbehavingServer
+    webhook_settings: Settings, receiver: MisbehavingServer
 ) -> None:
     receiver.answer(Answer(503, {"Retry-After": "1"}), then=OK)
-    endpoint = await subscribe(webhook_container, f"{receiver.url}/hooks")
-    await place_order(webhook_container)
+    async with delivering(webhook_settings, webhooks_retry_schedule_seconds=(0.0, 0.1, 5.0)) as (
+        container,
+        deliverer,
+    ):
+        endpoint = await subscribe(container, f"{receiver.url}/hooks")
+        await place_order(container)
 
-    async with running(deliverer):
-        await delivery_in(webhook_container, endpoint.id, DeliveryStatus.SUCCEEDED)
+        async with running(deliverer):
+            await delivery_in(container, endpoint.id, DeliveryStatus.SUCCEEDED)
 
     (gap,) = gaps(receiver)
     assert 1.0 - 0.01 <= gap <= 1.5
@@ -382,7 +387,8 @@ async def test_a_refused_destination_fails_the_attempt_without_a_connection(
     url: str,
     reason: str,
 ) -> None:
-    async with delivering(webhook_settings, **changes) as (container, deliverer):
+    refusing = webhook_settings.model_copy(update=changes)
+    async with delivering(refusing) as (container, deliverer):
         endpoint = await subscribe(container, url.format(port=receiver.port))
         await place_order(container)
 

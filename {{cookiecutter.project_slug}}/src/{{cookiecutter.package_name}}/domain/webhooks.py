@@ -249,13 +249,12 @@ class WebhookDelivery:
             status = DeliveryStatus.FAILED
         else:
             status = DeliveryStatus.PENDING
+            next_attempt_at = to_stored_precision(next_attempt_at)
         return replace(
             self,
             status=status,
             attempts=attempt.number,
-            next_attempt_at=None
-            if next_attempt_at is None
-            else to_stored_precision(next_attempt_at),
+            next_attempt_at=next_attempt_at,
             updated_at=to_stored_precision(now),
             last_status_code=attempt.status_code,
             last_error=attempt.error,

@@ -39,6 +39,7 @@ import structlog
 
 from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.domain.orders import to_stored_precision
 from {{ cookiecutter.package_name }}.domain.webhooks import (
     DeliveryAttempt,
     DeliveryStatus,
@@ -239,7 +240,7 @@ class WebhookDeliverer:
         attempt = DeliveryAttempt(
             delivery_id=delivery.id,
             number=delivery.attempts + 1,
-            attempted_at=started,
+            attempted_at=to_stored_precision(started),
             duration_seconds=duration,
             status_code=answer.status_code,
             response_excerpt=answer.body[:excerpt_bytes].decode("utf-8", errors="replace"),
