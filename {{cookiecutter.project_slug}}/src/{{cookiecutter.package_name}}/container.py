@@ -22,9 +22,6 @@ from {{ cookiecutter.package_name }}.resilience.breaker.redis import RedisBreake
 from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
-from {{ cookiecutter.package_name }}.webhooks.delivery import WebhookDeliverer
-from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
-from {{ cookiecutter.package_name }}.webhooks.transport import GuardedTransport
 {%- if cookiecutter.auth == "api_key" %}
 from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
 {%- endif %}
@@ -59,6 +56,9 @@ from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
+from {{ cookiecutter.package_name }}.webhooks.delivery import WebhookDeliverer
+from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
+from {{ cookiecutter.package_name }}.webhooks.transport import GuardedTransport
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);

@@ -10,7 +10,18 @@ from urllib.parse import urlsplit
 {%- endif %}
 
 from limits import parse
-from pydantic import BaseModel, Field, {% if cookiecutter.queue != "none" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+{%- if cookiecutter.queue != "none" %}
+    HttpUrl,
+{%- endif %}
+    {% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %},
+    RedisDsn,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.auth in ("jwt", "oauth2") %}
 

@@ -1,4 +1,4 @@
-"""The relay and consumer processes: their wiring (``processes.py`` runs them).
+"""The relay and consumer processes: what each runs, and what it is ready with.
 
 Each runs until SIGINT or SIGTERM, finishes the round or delivery in hand, and
 serves ``/healthz``, ``/readyz`` (database and broker) and ``/metrics`` meanwhile.
