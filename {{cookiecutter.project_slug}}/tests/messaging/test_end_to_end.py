@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.access import PlaceOrders
 from tests.support.broker import BrokerServer
 from tests.support.downstream import FAILING, FAST, OK, Answer, MisbehavingServer
-from tests.support.processes import Process, free_port
+from tests.support.processes import Process
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 
