@@ -92,7 +92,8 @@ class Process:
     async def get(self, path: str) -> httpx.Response | None:
         """The probe port's answer to ``GET path`` (``None`` while nothing listens)."""
         try:
-            async with httpx.AsyncClient(timeout=1.0) as http:
+            # Longer than a readiness check may take (2 s: a database that does not answer).
+            async with httpx.AsyncClient(timeout=5.0) as http:
                 return await http.get(f"http://127.0.0.1:{self.http_port}{path}")
         except httpx.TransportError:
             return None
