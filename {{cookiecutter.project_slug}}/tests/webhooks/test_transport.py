@@ -213,3 +213,21 @@ async def test_a_name_that_does_not_resolve_is_refused() -> None:
 
     with pytest.raises(RefusedDestinationError, match="resolves to no address"):
         await guard.connect_tcp("void.example.test", 443, timeout=1.0)
+
+
+async def test_a_proxy_from_the_environment_is_not_used(
+    downstream: MisbehavingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = MisbehavingServer()
+    await proxy.start()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy.url)
+    client = guarded_client(DestinationPolicy(allow_http=True, allow_private=True))
+
+    response = await client.post(f"{downstream.url}/hooks", content=b"{}")
+
+    assert response.status_code == 200
+    assert downstream.count() == 1
+    assert proxy.connections == 0, "a proxy would connect in the guard's stead"
+    await client.aclose()
+    await proxy.stop()
