@@ -70,7 +70,8 @@ async def test_a_killed_worker_loses_nothing_another_takes_its_deliveries_after_
     assert "Traceback" not in output, output
     assert receiver.count() == 6
     claimed_at = receiver.received[0].at
-    assert all(request.at >= claimed_at + lease - 0.1 for request in receiver.received[3:])
+    # Claimed a little before the first request arrived: the lease ended a little sooner.
+    assert all(request.at >= claimed_at + lease - 0.5 for request in receiver.received[3:])
     ids = [request.headers["webhook-id"] for request in receiver.received]
     assert sorted(ids[:3]) == sorted(ids[3:]), "the same webhook-ids, sent again"
     assert sorted(receiver.effects.values()) == [1, 1, 1]

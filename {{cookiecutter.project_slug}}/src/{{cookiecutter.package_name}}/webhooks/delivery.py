@@ -292,9 +292,12 @@ class WebhookDeliverer:
                 return Outcome.RELEASED
             return await self.deliver(claimed)
         except (ServiceUnavailableError, TransactionConflictError) as error:
-            # The attempt (if made) is unrecorded; the lease ends and the delivery is retried.
+            # The database failed us: if the attempt went unrecorded, the lease ends and
+            # another attempt follows (the same webhook-id: the receiver can tell).
             log.warning(
-                "webhook_not_recorded", delivery_id=str(claimed.delivery.id), error=str(error)
+                "webhook_delivery_interrupted",
+                delivery_id=str(claimed.delivery.id),
+                error=str(error),
             )
         except Exception:
             log.exception("webhook_delivery_crashed", delivery_id=str(claimed.delivery.id))
