@@ -12,6 +12,7 @@ from {{ cookiecutter.package_name }}.application.webhook_endpoints import Webhoo
 from {{ cookiecutter.package_name }}.auth.guard import Guard
 from {{ cookiecutter.package_name }}.auth.port import Authenticator
 from {{ cookiecutter.package_name }}.auth.rate_limits import RateLimiter
+from {{ cookiecutter.package_name }}.domain.clock import Clock, utc_now
 {%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.fulfilment.disabled import NoFulfilment
 from {{ cookiecutter.package_name }}.fulfilment.http import HttpFulfilment
@@ -21,9 +22,7 @@ from {{ cookiecutter.package_name }}.messaging.port import Broker, BrokerAdapter
 from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
 from {{ cookiecutter.package_name }}.resilience.breaker.port import BreakerStore
 from {{ cookiecutter.package_name }}.resilience.breaker.redis import RedisBreakerStore
-{%- if cookiecutter.queue != "none" %}
 from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
-{%- endif %}
 from {{ cookiecutter.package_name }}.resilience.retries import RetryPolicy
 from {{ cookiecutter.package_name }}.settings import Settings
 {%- if cookiecutter.auth == "api_key" %}
@@ -60,8 +59,10 @@ from {{ cookiecutter.package_name }}.storage.no_outbox import NoOutbox
 from {{ cookiecutter.package_name }}.storage.port import Migrator
 {%- endif %}
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
+from {{ cookiecutter.package_name }}.webhooks.delivery import WebhookDeliverer
 from {{ cookiecutter.package_name }}.webhooks.destinations import DestinationPolicy
 from {{ cookiecutter.package_name }}.webhooks.sources import WebhookSource
+from {{ cookiecutter.package_name }}.webhooks.transport import GuardedTransport
 {%- set storage_class = "PostgresStorage" if cookiecutter.database == "postgres" else "MongoStorage" %}
 
 # A circuit's record in Redis outlives its longest window and cool-down (an hour at most);
@@ -70,6 +71,7 @@ CIRCUIT_RECORD_TTL_SECONDS = 7200
 {%- if cookiecutter.queue != "none" %}
 FULFILMENT = "fulfilment"
 {%- endif %}
+WEBHOOKS = "webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -291,6 +293,44 @@ async def open_fulfilment(settings: Settings, breakers: BreakerStore) -> AsyncIt
         await client.aclose()
 {%- endif %}
 {%- endif %}
+
+
+@asynccontextmanager
+async def open_webhook_deliverer(
+    container: Container,
+    *,
+    policy: DestinationPolicy | None = None,
+    owner: str | None = None,
+    clock: Clock = utc_now,
+) -> AsyncIterator[WebhookDeliverer]:
+    """The ``deliver`` worker's deliverer and the one HTTP client webhooks leave by; closed on exit.
+
+    The client connects only to addresses ``policy`` allows (the settings' by
+    default), and each endpoint's calls go under a circuit of their own, kept
+    in the container's breaker store (shared through Redis when configured).
+    """
+    settings = container.settings
+    policy = policy or destination_policy(settings)
+    downstream = settings.webhooks_delivery
+    client = DownstreamClient(
+        WEBHOOKS,
+        downstream,
+        None,
+        transport=GuardedTransport(policy, max_connections=downstream.max_connections),
+        max_response_bytes=settings.webhooks_max_response_bytes,
+    )
+    try:
+        yield WebhookDeliverer(
+            container.webhooks,
+            client,
+            container.breakers,
+            settings,
+            policy,
+            owner=owner,
+            clock=clock,
+        )
+    finally:
+        await client.aclose()
 
 
 async def check_configuration(settings: Settings) -> None:

@@ -4,13 +4,24 @@ Each field is documented in `.env.example`; a test keeps the two in step.
 """
 
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, Self
 {%- if cookiecutter.auth == "oauth2" %}
 from urllib.parse import urlsplit
 {%- endif %}
 
 from limits import parse
-from pydantic import BaseModel, Field, {% if cookiecutter.queue != "none" %}HttpUrl, {% endif %}{% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %}, RedisDsn, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+{%- if cookiecutter.queue != "none" %}
+    HttpUrl,
+{%- endif %}
+    {% if cookiecutter.database == "mongo" %}MongoDsn{% else %}PostgresDsn{% endif %},
+    RedisDsn,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 {%- if cookiecutter.auth in ("jwt", "oauth2") %}
 
@@ -269,6 +280,22 @@ class Settings(BaseSettings):
         return value
 {%- endif %}
 
+
+    @model_validator(mode="after")
+    def _deliveries_fit_their_lease_and_connections(self) -> Self:
+        if self.webhooks_deliver_lease_seconds <= self.webhooks_delivery.deadline_seconds:
+            message = (
+                "WEBHOOKS_DELIVER_LEASE_SECONDS must exceed WEBHOOKS_DELIVERY__DEADLINE_SECONDS: "
+                "a delivery's lease outlasts its attempt, or another worker sends it meanwhile"
+            )
+            raise ValueError(message)
+        if self.webhooks_deliver_concurrency > self.webhooks_delivery.max_connections:
+            message = (
+                "WEBHOOKS_DELIVER_CONCURRENCY must not exceed WEBHOOKS_DELIVERY__MAX_CONNECTIONS: "
+                "a delivery in flight needs a connection of its own"
+            )
+            raise ValueError(message)
+        return self
 {%- if cookiecutter.database == "mongo" %}
 
     @field_validator("mongodb_url")

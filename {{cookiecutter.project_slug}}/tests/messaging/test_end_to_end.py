@@ -7,7 +7,6 @@ and the broker, delays events but loses none and duplicates none in effect.
 
 import asyncio
 import signal
-import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,49 +18,9 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.access import PlaceOrders
 from tests.support.broker import BrokerServer
 from tests.support.downstream import FAILING, FAST, OK, Answer, MisbehavingServer
-from tests.support.processes import free_port, start_command
+from tests.support.processes import Process
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-
-READY_SECONDS = 30.0
-
-
-class Process:
-    """One service process, with its probe port."""
-
-    def __init__(self, command: str, settings: Settings, **environment: str) -> None:
-        ports = {"HTTP_PORT": str(free_port())} | environment
-        self.command = command
-        self.http_port = int(ports["HTTP_PORT"])
-        self.popen: subprocess.Popen[bytes] = start_command(command, settings, **ports)
-
-    async def readiness(self) -> int:
-        """The status ``/readyz`` answers (0 while nothing listens)."""
-        try:
-            async with httpx.AsyncClient(timeout=1.0) as http:
-                return (await http.get(f"http://127.0.0.1:{self.http_port}/readyz")).status_code
-        except httpx.TransportError:
-            return 0
-
-    async def wait_for_readiness(self, status: int) -> None:
-        """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
-
-        async def answers() -> bool:
-            assert self.popen.poll() is None, f"{self.command} exited"
-            return await self.readiness() == status
-
-        await eventually(answers, seconds=READY_SECONDS)
-
-    async def stop(self) -> str:
-        """SIGTERM, then the process's output once it has exited.
-
-        Waited for in a thread: the test's event loop keeps running the proxy
-        the process may still be talking through while it shuts down.
-        """
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.to_thread(self.popen.communicate, timeout=30)
-        return output.decode(errors="replace")
 
 
 @asynccontextmanager

@@ -12,12 +12,16 @@ from uuid import uuid4
 import pytest
 from prometheus_client import REGISTRY
 
+from {{ cookiecutter.package_name }}.resilience.breaker.circuit import CircuitBreaker
+from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBreakerStore
 from {{ cookiecutter.package_name }}.resilience.breaker.redis import RedisBreakerStore
 from {{ cookiecutter.package_name }}.resilience.errors import (
     BulkheadFullError,
     CircuitOpenError,
     DownstreamUnavailableError,
+    UnavailableAnswerError,
 )
+from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 from {{ cookiecutter.package_name }}.settings import DownstreamSettings
 from tests.support.downstream import (
     FAILING,
@@ -287,4 +291,64 @@ async def test_a_full_bulkhead_refuses_at_once_instead_of_queueing(
     refused = [result for result in results if isinstance(result, BulkheadFullError)]
     assert len(refused) == 3
     assert downstream.count() == 2
+    await client.aclose()
+
+
+async def test_a_capped_client_reads_at_most_the_cap_and_asks_for_no_compression(
+    downstream: MisbehavingServer,
+) -> None:
+    client = DownstreamClient("capped", FAST, None, max_response_bytes=1024)
+    breaker = CircuitBreaker.for_downstream("capped", FAST, MemoryBreakerStore())
+    downstream.answer(Answer(200, body=b"x" * 1_000_000), then=Answer(200, body=b"small"))
+
+    big = await client.post(f"{downstream.url}/x", content=b"{}", breaker=breaker)
+    small = await client.post(f"{downstream.url}/x", content=b"{}", breaker=breaker)
+
+    assert (big.status_code, big.content) == (200, b"x" * 1024)
+    assert small.content == b"small"
+    assert downstream.received[0].headers["accept-encoding"] == "identity"
+    assert downstream.connections == 2, "the connection of the cut response was dropped"
+    await client.aclose()
+
+
+async def test_each_call_may_name_its_own_circuit_and_a_dead_one_stops_no_other(
+    downstream: MisbehavingServer,
+) -> None:
+    settings = FAST.model_copy(update={"retry_attempts": 1, "breaker_failure_threshold": 2})
+    store = MemoryBreakerStore()
+    dead = CircuitBreaker.for_downstream(f"dead-{uuid4().hex[:8]}", settings, store)
+    alive = CircuitBreaker.for_downstream(f"alive-{uuid4().hex[:8]}", settings, store)
+    client = DownstreamClient("shared", settings, None)
+    downstream.answer(then=OK)
+    for _ in range(2):
+        with pytest.raises(DownstreamUnavailableError):
+            await client.get(f"http://127.0.0.1:{free_port()}/x", breaker=dead)
+
+    with pytest.raises(CircuitOpenError):
+        await client.get(f"{downstream.url}/x", breaker=dead)
+    assert (await client.get(f"{downstream.url}/x", breaker=alive)).status_code == 200
+    assert downstream.count() == 1
+    await client.aclose()
+
+
+async def test_a_client_without_a_circuit_refuses_a_call_that_names_none() -> None:
+    client = DownstreamClient("shared", FAST, None)
+
+    with pytest.raises(TypeError, match="circuit breaker"):
+        await client.get("http://127.0.0.1:9/x")
+    await client.aclose()
+
+
+async def test_a_try_later_answer_keeps_its_status_body_and_retry_after(
+    downstream: MisbehavingServer,
+) -> None:
+    client = downstream_client(FAST.model_copy(update={"retry_attempts": 1}))
+    downstream.answer(Answer(503, {"Retry-After": "7"}, body=b"maintenance"))
+
+    with pytest.raises(UnavailableAnswerError) as raised:
+        await client.post(f"{downstream.url}/x", content=b"{}")
+
+    assert (raised.value.status_code, raised.value.body) == (503, b"maintenance")
+    assert raised.value.retry_after_seconds == 7
+    assert raised.value.reason == "HTTP 503"
     await client.aclose()

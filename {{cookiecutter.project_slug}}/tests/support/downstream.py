@@ -3,9 +3,10 @@
 The test scripts the next answers (``answer``): a status with headers, a hang
 past the client's read timeout, or a connection reset, then a default answer.
 The server logs every request it receives with the time, and how many were
-in flight at once, so tests count what really reached it. Requests that carry
-an ``Idempotency-Key`` and get a 2xx take effect once per key, as a real
-downstream keeps them.
+in flight at once (and the connections it accepted), so tests count what
+really reached it. Requests that carry an ``Idempotency-Key`` (or whichever
+header ``effect_key`` names: ``webhook-id`` for a webhook receiver) and get a
+2xx take effect once per key, as a real downstream keeps them.
 """
 
 import asyncio
@@ -79,8 +80,10 @@ class Received:
 class MisbehavingServer:
     """Serves scripted answers on 127.0.0.1 and logs what arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, effect_key: str = "idempotency-key") -> None:
         self.received: list[Received] = []
+        self.connections = 0
+        self._effect_key = effect_key
         self.effects: Counter[str] = Counter()
         self.peak_in_flight = 0
         self._in_flight = 0
@@ -119,6 +122,7 @@ class MisbehavingServer:
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         self._connections.add(writer)
         try:
             while (request := await _read_request(reader)) is not None:
@@ -145,7 +149,7 @@ class MisbehavingServer:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 writer.transport.abort()
                 return False
-            key = request.headers.get("idempotency-key")
+            key = request.headers.get(self._effect_key)
             if key is not None and 200 <= answer.status < 300 and key not in self.effects:
                 self.effects[key] += 1
             head = [f"HTTP/1.1 {answer.status} Scripted", f"Content-Length: {len(answer.body)}"]

@@ -1,7 +1,9 @@
-"""Helpers for tests that run the real server process."""
+"""Helpers for tests that run the real server and worker processes."""
 
+import asyncio
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -11,6 +13,9 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.waiting import eventually
+
+READY_SECONDS = 30.0
 
 
 def free_port() -> int:
@@ -66,3 +71,59 @@ def start_command(command: str, settings: Settings, **environment: str) -> subpr
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def run_command(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``<package> <arguments>`` with ``settings``, to its end; its output captured."""
+    return subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *arguments],
+        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+class Process:
+    """One service process, with its probe port."""
+
+    def __init__(self, command: str, settings: Settings, **environment: str) -> None:
+        ports = {"HTTP_PORT": str(free_port())} | environment
+        self.command = command
+        self.http_port = int(ports["HTTP_PORT"])
+        self.popen: subprocess.Popen[bytes] = start_command(command, settings, **ports)
+
+    async def get(self, path: str) -> httpx.Response | None:
+        """The probe port's answer to ``GET path`` (``None`` while nothing listens)."""
+        try:
+            # Longer than a readiness check may take (2 s: a database that does not answer).
+            async with httpx.AsyncClient(timeout=5.0) as http:
+                return await http.get(f"http://127.0.0.1:{self.http_port}{path}")
+        except httpx.TransportError:
+            return None
+
+    async def readiness(self) -> int:
+        """The status ``/readyz`` answers (0 while nothing listens)."""
+        response = await self.get("/readyz")
+        return 0 if response is None else response.status_code
+
+    async def wait_for_readiness(self, status: int) -> None:
+        """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
+
+        async def answers() -> bool:
+            assert self.popen.poll() is None, f"{self.command} exited"
+            return await self.readiness() == status
+
+        await eventually(answers, seconds=READY_SECONDS)
+
+    async def stop(self) -> str:
+        """SIGTERM, then the process's output once it has exited.
+
+        Waited for in a thread: the test's event loop keeps running the proxy
+        the process may still be talking through while it shuts down.
+        """
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.to_thread(self.popen.communicate, timeout=30)
+        return output.decode(errors="replace")

@@ -53,6 +53,7 @@ RULES = (
     ("console", "entry point"),
     ("container", "entry point"),
     ("workers", "entry point"),
+    ("processes", "entry point"),
     ("cli", "entry point"),
     ("__main__", "entry point"),
 )

@@ -54,3 +54,22 @@ def test_invalid_database_settings_are_rejected(database_server: DatabaseServer)
     for name, value in database_server.invalid_settings:
         with pytest.MonkeyPatch.context() as monkeypatch:
             assert_rejected(monkeypatch, name, value)
+
+
+def test_a_delivery_lease_that_does_not_outlast_its_deadline_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEBHOOKS_DELIVER_LEASE_SECONDS", "15")
+    monkeypatch.setenv("WEBHOOKS_DELIVERY__DEADLINE_SECONDS", "15")
+
+    with pytest.raises(ValidationError, match="WEBHOOKS_DELIVER_LEASE_SECONDS must exceed"):
+        Settings()
+
+
+def test_more_deliveries_in_flight_than_connections_are_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("WEBHOOKS_DELIVER_CONCURRENCY", "30")
+
+    with pytest.raises(ValidationError, match="WEBHOOKS_DELIVER_CONCURRENCY must not exceed"):
+        Settings()

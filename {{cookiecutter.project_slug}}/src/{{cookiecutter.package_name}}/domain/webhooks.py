@@ -246,6 +246,30 @@ class WebhookDelivery:
         """The ``webhook-id``: one per event, the same on every attempt and every endpoint."""
         return f"msg_{self.event_id.hex}"
 
+    def attempted(
+        self, attempt: "DeliveryAttempt", next_attempt_at: datetime | None, now: datetime
+    ) -> Self:
+        """The delivery after ``attempt``: received, due again at ``next_attempt_at``, or given up.
+
+        A failed attempt with no next one (``None``) fails the delivery for good.
+        """
+        if attempt.succeeded:
+            status, next_attempt_at = DeliveryStatus.SUCCEEDED, None
+        elif next_attempt_at is None:
+            status = DeliveryStatus.FAILED
+        else:
+            status = DeliveryStatus.PENDING
+            next_attempt_at = to_stored_precision(next_attempt_at)
+        return replace(
+            self,
+            status=status,
+            attempts=attempt.number,
+            next_attempt_at=next_attempt_at,
+            updated_at=to_stored_precision(now),
+            last_status_code=attempt.status_code,
+            last_error=attempt.error,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class DeliveryAttempt:

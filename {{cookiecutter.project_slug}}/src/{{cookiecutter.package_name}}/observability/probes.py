@@ -1,9 +1,9 @@
 """The HTTP probe port, for processes whose own work is not HTTP.
 
-A gRPC server, the outbox relay and the event consumer each serve ``/healthz``,
-``/readyz`` and ``/metrics`` here (see ``health.py``), with uvicorn, the server
-the REST API runs on too. No API here, but for the routes a process adds (a
-gRPC server receives webhooks on this port).
+A gRPC server and the workers (``deliver``, and ``relay`` and ``consume`` with
+a broker) each serve ``/healthz``, ``/readyz`` and ``/metrics`` here (see
+``health.py``), with uvicorn, the server the REST API runs on too. No API here,
+but for the routes a process adds (a gRPC server receives webhooks on this port).
 """
 
 import asyncio

@@ -26,6 +26,22 @@ class DownstreamUnavailableError(ServiceUnavailableError):
         return f"{self.downstream}: {self.reason}"
 
 
+class UnavailableAnswerError(DownstreamUnavailableError):
+    """The downstream answered "try later" (a 429, a 5xx, ...): the answer is kept, to be shown."""
+
+    def __init__(
+        self,
+        downstream: str,
+        status_code: int,
+        body: bytes,
+        *,
+        retry_after_seconds: float | None = None,
+    ) -> None:
+        super().__init__(downstream, f"HTTP {status_code}", retry_after_seconds=retry_after_seconds)
+        self.status_code = status_code
+        self.body = body
+
+
 class CircuitOpenError(DownstreamUnavailableError):
     """The downstream's circuit is open: refused at once, without a request."""
 

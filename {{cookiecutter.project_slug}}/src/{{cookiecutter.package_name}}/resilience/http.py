@@ -15,10 +15,16 @@ Each downstream gets a :class:`DownstreamClient` with its own settings:
   instead of holding a task that long. Other 4xx are answers: they are
   returned, never retried;
 - a circuit breaker that refuses calls at once while the downstream is
-  failing (:class:`CircuitOpenError`).
+  failing (:class:`CircuitOpenError`). A client that calls many downstreams
+  of one kind (webhook endpoints) shares its connections and bulkhead between
+  them, and each call names its own circuit;
+- optionally, a cap on what is read of a response (``max_response_bytes``):
+  past it the rest is dropped with the connection, so a downstream cannot make
+  the service read without end.
 
 The caller gets a response (2xx, 3xx, or a 4xx to interpret), or a
-:class:`DownstreamUnavailableError` that says "try later".
+:class:`DownstreamUnavailableError` that says "try later" (an
+:class:`UnavailableAnswerError` keeps the answer that said so).
 """
 
 import asyncio
@@ -38,6 +44,7 @@ from {{ cookiecutter.package_name }}.resilience.errors import (
     CircuitOpenError,
     DeadlineExceededError,
     DownstreamUnavailableError,
+    UnavailableAnswerError,
 )
 from {{ cookiecutter.package_name }}.resilience.metrics import (
     DOWNSTREAM_ATTEMPTS,
@@ -51,6 +58,10 @@ from {{ cookiecutter.package_name }}.settings import DownstreamSettings
 log = structlog.get_logger(__name__)
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
+# What a capped read asks for: the cap then bounds the bytes received, not a decompressed size.
+_IDENTITY = {"Accept-Encoding": "identity"}
+# Headers that describe the body as it came, not the (possibly cut) body a capped read keeps.
+_BODY_FRAMING = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 # Answers that may be different next time: timeouts, "too early", "too many", and server trouble.
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -95,21 +106,27 @@ def _unwell(status_code: int) -> bool:
 
 
 class DownstreamClient:
-    """Calls to one downstream, under its settings and its circuit breaker."""
+    """Calls to one downstream, under its settings and its circuit breaker.
+
+    ``breaker`` guards every call that names no circuit of its own; a client
+    without one (``None``) serves many downstreams, and each call must name one.
+    """
 
     def __init__(
         self,
         name: str,
         settings: DownstreamSettings,
-        breaker: CircuitBreaker,
+        breaker: CircuitBreaker | None,
         *,
         base_url: str = "",
         auth: httpx2.Auth | None = None,
         transport: httpx2.AsyncBaseTransport | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         self.name = name
         self._settings = settings
         self._breaker = breaker
+        self._max_response_bytes = max_response_bytes
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._http = httpx2.AsyncClient(
             base_url=base_url,
@@ -142,9 +159,15 @@ class DownstreamClient:
         breaker = CircuitBreaker.for_downstream(name, settings, breakers)
         return cls(name, settings, breaker, base_url=base_url, auth=auth)
 
-    async def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> httpx2.Response:
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        breaker: CircuitBreaker | None = None,
+    ) -> httpx2.Response:
         """GET ``url`` (retried: GET is idempotent)."""
-        return await self.request("GET", url, headers=headers)
+        return await self.request("GET", url, headers=headers, breaker=breaker)
 
     async def post(
         self,
@@ -152,12 +175,21 @@ class DownstreamClient:
         *,
         json: object = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> httpx2.Response:
         """POST to ``url``; retried only with an ``idempotency_key``."""
         return await self.request(
-            "POST", url, json=json, data=data, headers=headers, idempotency_key=idempotency_key
+            "POST",
+            url,
+            json=json,
+            data=data,
+            content=content,
+            headers=headers,
+            idempotency_key=idempotency_key,
+            breaker=breaker,
         )
 
     async def request(
@@ -167,23 +199,39 @@ class DownstreamClient:
         *,
         json: object = None,
         data: Mapping[str, str] | None = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> httpx2.Response:
-        """Send the request under the deadline, retrying what is safe to retry."""
-        all_headers = dict(headers or {})
+        """Send the request under the deadline, retrying what is safe to retry.
+
+        ``breaker`` is the circuit of this call's downstream, if not the client's own.
+        """
+        circuit = breaker or self._breaker
+        if circuit is None:
+            message = f"a call through the {self.name} client must name its circuit breaker"
+            raise TypeError(message)
+        all_headers = dict(_IDENTITY if self._max_response_bytes is not None else {})
+        all_headers.update(headers or {})
         if idempotency_key is not None:
             all_headers[IDEMPOTENCY_KEY] = idempotency_key
-        request = self._http.build_request(method, url, json=json, data=data, headers=all_headers)
+        request = self._http.build_request(
+            method, url, json=json, data=data, content=content, headers=all_headers
+        )
         began = time.monotonic()
         try:
-            response = await self._call(request, retryable=is_retryable(method, all_headers))
+            response = await self._call(
+                request, circuit, retryable=is_retryable(method, all_headers)
+            )
         finally:
             DOWNSTREAM_CALL_SECONDS.labels(self.name).observe(time.monotonic() - began)
         DOWNSTREAM_CALLS.labels(self.name, "success" if response.is_success else "rejected").inc()
         return response
 
-    async def _call(self, request: httpx2.Request, *, retryable: bool) -> httpx2.Response:
+    async def _call(
+        self, request: httpx2.Request, breaker: CircuitBreaker, *, retryable: bool
+    ) -> httpx2.Response:
         settings = self._settings
         policy = RetryPolicy(
             attempts=settings.retry_attempts if retryable else 1,
@@ -200,11 +248,14 @@ class DownstreamClient:
                 with attempt:
                     if attempt.num > 1:
                         DOWNSTREAM_RETRIES.labels(self.name).inc()
-                    return await self._attempt(request, deadline)
+                    return await self._attempt(request, breaker, deadline)
         except _RetryableStatusError as answer:
             DOWNSTREAM_CALLS.labels(self.name, "unavailable").inc()
-            raise DownstreamUnavailableError(
-                self.name, str(answer), retry_after_seconds=answer.retry_after
+            raise UnavailableAnswerError(
+                self.name,
+                answer.response.status_code,
+                answer.response.content,
+                retry_after_seconds=answer.retry_after,
             ) from None
         except DownstreamUnavailableError as error:
             DOWNSTREAM_CALLS.labels(self.name, _outcome(error)).inc()
@@ -223,19 +274,21 @@ class DownstreamClient:
             error, DeadlineExceededError
         )
 
-    async def _attempt(self, request: httpx2.Request, deadline: float) -> httpx2.Response:
+    async def _attempt(
+        self, request: httpx2.Request, breaker: CircuitBreaker, deadline: float
+    ) -> httpx2.Response:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise DeadlineExceededError(self.name)
-        admission = await self._breaker.admit()
+        admission = await breaker.admit()
         try:
             async with asyncio.timeout(self._settings.pool_timeout_seconds):
                 await self._slots.acquire()
         except TimeoutError:
-            await self._breaker.abandoned(admission)
+            await breaker.abandoned(admission)
             raise BulkheadFullError(self.name, self._settings.max_connections) from None
         try:
-            response = await self._send(request, admission, remaining)
+            response = await self._send(request, breaker, admission, remaining)
         finally:
             self._slots.release()
         if response.status_code in RETRYABLE_STATUSES:
@@ -243,31 +296,58 @@ class DownstreamClient:
         return response
 
     async def _send(
-        self, request: httpx2.Request, admission: Admission, remaining: float
+        self,
+        request: httpx2.Request,
+        breaker: CircuitBreaker,
+        admission: Admission,
+        remaining: float,
     ) -> httpx2.Response:
         try:
             async with asyncio.timeout(remaining):
-                response = await self._http.send(request)
+                response = await self._receive(request)
         except TimeoutError:
             DOWNSTREAM_ATTEMPTS.labels(self.name, "timeout").inc()
-            await self._breaker.failed(admission)
+            await breaker.failed(admission)
             raise DeadlineExceededError(self.name) from None
         except httpx2.TimeoutException as error:
             DOWNSTREAM_ATTEMPTS.labels(self.name, "timeout").inc()
-            await self._breaker.failed(admission)
+            await breaker.failed(admission)
             raise DownstreamUnavailableError(self.name, f"timed out: {error!r}") from None
         except httpx2.TransportError as error:
             DOWNSTREAM_ATTEMPTS.labels(self.name, "connection_error").inc()
-            await self._breaker.failed(admission)
+            await breaker.failed(admission)
             raise DownstreamUnavailableError(
                 self.name, f"{type(error).__name__}: {error}"
             ) from None
         DOWNSTREAM_ATTEMPTS.labels(self.name, f"{response.status_code // 100}xx").inc()
         if _unwell(response.status_code):
-            await self._breaker.failed(admission)
+            await breaker.failed(admission)
         else:
-            await self._breaker.succeeded(admission)
+            await breaker.succeeded(admission)
         return response
+
+    async def _receive(self, request: httpx2.Request) -> httpx2.Response:
+        """The response, its body read whole, or up to ``max_response_bytes`` (the rest dropped)."""
+        limit = self._max_response_bytes
+        if limit is None:
+            return await self._http.send(request)
+        response = await self._http.send(request, stream=True)
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_raw():
+                body += chunk
+                if len(body) > limit:
+                    break  # closing an unread response closes its connection
+        finally:
+            await response.aclose()
+        headers = [
+            (name, value)
+            for name, value in response.headers.multi_items()
+            if name.lower() not in _BODY_FRAMING
+        ]
+        return httpx2.Response(
+            response.status_code, headers=headers, content=bytes(body[:limit]), request=request
+        )
 
     async def aclose(self) -> None:
         """Close the pooled connections."""

@@ -98,7 +98,7 @@ async def test_upgrade_creates_the_webhook_collections(
         "uq_webhook_deliveries_endpoint_id_event_id",
         "ix_webhook_deliveries_status_next_attempt_at",
     } <= await index_names(database, "webhook_deliveries")
-    assert "uq_webhook_delivery_attempts_delivery_id_number" in await index_names(
+    assert "uq_webhook_delivery_attempts_delivery_id_attempted_at" in await index_names(
         database, "webhook_delivery_attempts"
     )
     for collection in (

@@ -545,7 +545,9 @@ class MongoWebhookDeliveryStore:
     async def attempts(self, delivery_id: UUID) -> list[DeliveryAttempt]:
         """Every attempt of the delivery, first first."""
         with translated_errors():
-            found = self._attempts.find({"delivery_id": delivery_id}, sort=[("number", ASCENDING)])
+            found = self._attempts.find(
+                {"delivery_id": delivery_id}, sort=[("attempted_at", ASCENDING)]
+            )
             return [_attempt_from(document) async for document in found]
 
     async def replay(self, delivery_filter: DeliveryFilter, now: datetime, *, limit: int) -> int:

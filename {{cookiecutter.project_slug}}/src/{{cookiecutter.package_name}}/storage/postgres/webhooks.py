@@ -143,8 +143,9 @@ webhook_delivery_attempts = Table(
         ForeignKey("webhook_deliveries.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("number", Integer, primary_key=True),
-    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    # A replay starts the schedule again, numbers too: an attempt is known by its time.
+    Column("attempted_at", DateTime(timezone=True), primary_key=True),
+    Column("number", Integer, nullable=False),
     Column("duration_seconds", Double, nullable=False),
     Column("status_code", Integer),
     Column("response_excerpt", Text, nullable=False),
@@ -604,7 +605,7 @@ class PostgresWebhookDeliveryStore:
         statement = (
             select(webhook_delivery_attempts)
             .where(webhook_delivery_attempts.c.delivery_id == delivery_id)
-            .order_by(webhook_delivery_attempts.c.number)
+            .order_by(webhook_delivery_attempts.c.attempted_at)
         )
         return [_attempt_from(row) for row in await self._mappings(statement)]
 

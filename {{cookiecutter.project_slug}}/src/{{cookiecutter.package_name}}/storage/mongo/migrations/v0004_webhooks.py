@@ -172,8 +172,9 @@ async def up(database: AsyncDatabase[dict[str, Any]]) -> None:
     await attempts.create_indexes(
         [
             IndexModel(
-                [("delivery_id", ASCENDING), ("number", ASCENDING)],
-                name="uq_webhook_delivery_attempts_delivery_id_number",
+                # A replay starts the schedule again, numbers too: an attempt is known by its time.
+                [("delivery_id", ASCENDING), ("attempted_at", ASCENDING)],
+                name="uq_webhook_delivery_attempts_delivery_id_attempted_at",
                 unique=True,
             ),
             IndexModel(

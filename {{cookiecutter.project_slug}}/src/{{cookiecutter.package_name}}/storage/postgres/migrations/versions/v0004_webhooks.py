@@ -103,8 +103,8 @@ def upgrade() -> None:
     op.create_table(
         "webhook_delivery_attempts",
         sa.Column("delivery_id", sa.Uuid(), nullable=False),
-        sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("duration_seconds", sa.Double(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("response_excerpt", sa.Text(), nullable=False),
@@ -116,7 +116,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint(
-            "delivery_id", "number", name=op.f("pk_webhook_delivery_attempts")
+            "delivery_id", "attempted_at", name=op.f("pk_webhook_delivery_attempts")
         ),
     )
     op.create_table(
