@@ -75,7 +75,7 @@ def optional(what: str, command: list[str], timeout: int) -> None:
 
 def caller_step(slug: str) -> str:
     """How to get credentials for a first call, per auth mode."""
-    scopes = "--scope orders:read --scope orders:write"
+    scopes = "--scope orders:read --scope orders:write --scope webhooks:manage"
     return {
         "jwt": f"  uv run {slug} issue-token --subject me {scopes}  # a token for local calls\n",
         "api_key": f"  uv run {slug} api-keys create --client me {scopes}  # a key, shown once\n",

@@ -178,8 +178,10 @@ async def test_the_schedule_is_observed_then_the_delivery_fails_and_is_listed(
         await delivery_in(webhook_container, endpoint.id, DeliveryStatus.FAILED)
 
     assert receiver.count() == 3  # the schedule has three attempts: at once, 0.2 s, 0.4 s
+    # Never sooner than the jittered wait; later only by the worker's polling and the machine's
+    # load (the waits themselves are checked exactly in tests/unit/test_webhook_schedule.py).
     for gap, wait in zip(gaps(receiver), (0.2, 0.4), strict=True):
-        assert wait * 0.9 - 0.01 <= gap <= wait * 1.1 + 0.5
+        assert wait * 0.9 - 0.01 <= gap <= wait * 1.1 + 3.0
     given_up = await only_delivery(webhook_container, endpoint.id)
     assert (given_up.attempts, given_up.next_attempt_at) == (3, None)
     listed = await webhook_container.webhooks.deliveries.list_after(
@@ -204,7 +206,7 @@ async def test_retry_after_is_waited_for(
             await delivery_in(container, endpoint.id, DeliveryStatus.SUCCEEDED)
 
     (gap,) = gaps(receiver)
-    assert 1.0 - 0.01 <= gap <= 1.5
+    assert 1.0 - 0.01 <= gap <= 1.0 + 3.0  # later only by polling and the machine's load
 
 
 async def test_a_retry_after_past_the_longest_wait_of_the_schedule_waits_that_long(
@@ -220,7 +222,7 @@ async def test_a_retry_after_past_the_longest_wait_of_the_schedule_waits_that_lo
     (attempt,) = await attempts_of(webhook_container, delivery.id)
     assert delivery.next_attempt_at is not None
     wait = (delivery.next_attempt_at - attempt.attempted_at).total_seconds()
-    assert 0.4 - 0.01 <= wait <= 0.4 + 0.5  # the schedule's longest wait, not a day
+    assert 0.4 - 0.01 <= wait <= 0.4 + 2.0  # the schedule's longest wait, not a day
 
 
 async def test_410_disables_the_endpoint_and_fails_its_deliveries(
