@@ -8,7 +8,7 @@ breaker, and records every attempt. Prints deliveries per second of each and
 the ratio (ours / bare), measured in the same run. Needs PostgreSQL at
 DATABASE_URL (loopback default).
 
-    uv run python benchmarks/webhook_delivery.py [--deliveries 3000] [--concurrency 16]
+    uv run python benchmarks/webhook_delivery.py [--deliveries 3000] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def wait_listening(port: int, seconds: float = 30.0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--deliveries", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8)
     options = parser.parse_args()
     database = f"bench_webhooks_{os.getpid()}"
     with tempfile.TemporaryDirectory() as scratch:

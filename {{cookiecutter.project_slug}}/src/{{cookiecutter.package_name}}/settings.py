@@ -199,7 +199,9 @@ class Settings(BaseSettings):
     webhooks_max_response_bytes: int = Field(default=65_536, ge=1024)
     webhooks_response_excerpt_bytes: int = Field(default=1024, ge=0, le=65_536)
     webhooks_deliver_batch_size: int = Field(default=50, ge=1, le=1000)
-    webhooks_deliver_concurrency: int = Field(default=16, ge=1, le=256)
+    # Within the database pool: each attempt in flight records itself on a connection of its
+    # own, and connections past the pool are opened and closed again, one per attempt.
+    webhooks_deliver_concurrency: int = Field(default=8, ge=1, le=256)
     webhooks_deliver_lease_seconds: float = Field(default=60.0, gt=0)
     webhooks_deliver_idle_seconds: float = Field(default=0.5, gt=0)
 
