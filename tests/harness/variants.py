@@ -119,6 +119,23 @@ def edge_variants() -> list[Answers]:
     return [last | EDGE_ANSWERS]
 
 
+def required_servers(answers: Mapping[str, str]) -> list[str]:
+    """The servers a variant's tests talk to: its database, its broker, and Redis.
+
+    Every variant shares rate limits and circuit breakers through Redis in its
+    tests, whatever its broker; a broker named ``redis`` is that same server.
+    """
+    database = [answers["database"]]
+    broker = [] if answers["queue"] in ("none", "redis") else [answers["queue"]]
+    return [*database, "redis", *broker]
+
+
+def whole_matrix() -> list[Answers]:
+    """Every variant the template promises to test: the matrix, every other
+    Python and the edge answers (what CI spreads over its runners)."""
+    return [*matrix(), *python_variants(), *edge_variants()]
+
+
 def variant_id(answers: Mapping[str, str]) -> str:
     """A test id that ``pytest -k`` can select on, e.g. ``-k 'api:rest and queue:none'``."""
     shown = [*choice_questions(), "python_version"]
