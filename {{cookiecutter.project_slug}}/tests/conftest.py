@@ -20,7 +20,7 @@ import structlog
 
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.container import open_migrator, open_storage, open_webhook_store
+from {{ cookiecutter.package_name }}.container import open_storage, open_webhook_store
 from {{ cookiecutter.package_name }}.observability.logging import configure_logging
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import Storage
@@ -55,9 +55,7 @@ async def database_settings(
     database_server: DatabaseServer, auth_settings: dict[str, Any]
 ) -> AsyncIterator[Settings]:
     """Settings for the run's database, migrated to the latest revision."""
-    async with database_server.created_database() as settings:
-        async with open_migrator(settings) as migrator:
-            await migrator.upgrade("head")
+    async with database_server.migrated_database() as settings:
         yield settings.model_copy(update=auth_settings)
 
 
@@ -66,9 +64,7 @@ async def fresh_database_settings(
     database_server: DatabaseServer, auth_settings: dict[str, Any]
 ) -> AsyncIterator[Settings]:
     """Settings for a migrated database of this test alone (for tests that count rows)."""
-    async with database_server.created_database() as settings:
-        async with open_migrator(settings) as migrator:
-            await migrator.upgrade("head")
+    async with database_server.migrated_database() as settings:
         yield settings.model_copy(update=auth_settings)
 
 

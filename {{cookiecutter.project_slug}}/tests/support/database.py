@@ -18,6 +18,10 @@ class DatabaseServer(Protocol):
         """A new, empty database of its own, dropped on exit; its settings meanwhile."""
         ...
 
+    def migrated_database(self) -> AbstractAsyncContextManager[Settings]:
+        """A new database at the latest revision, of its own, dropped on exit."""
+        ...
+
     def address(self, settings: Settings) -> tuple[str, int]:
         """Host and port of the server ``settings`` point at."""
         ...
