@@ -1,82 +1,78 @@
-"""Harness plumbing: interpreters for uv, and one line per variant at the end of the run.
+"""Harness plumbing: the options that pick variants, interpreters for uv, servers for the
+run, and one line per variant at the end of it.
 
 Each variant test carries its answers in ``user_properties``; test reports reach the
 controlling process with them even under pytest-xdist, and that is where the
-per-variant lines and the ``N passed, M failed`` summary are printed.
+per-variant lines and the ``N passed, M failed`` summary are printed
+(``harness.variant_report``).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from harness.mypy_cache import CACHES_DIR_VARIABLE
 from harness.pyenv import ensure_pyenv_version
+from harness.shards import Shard
+from harness.variant_report import ID_PROPERTY, VARIANT_PROPERTY, VariantReport
 from servers import kafka as kafka_server
 from servers import mongo as mongo_server
 from servers.background import STATE_DIR_VARIABLE
 
-VARIANT_PROPERTY = "variant"
+
+def _shard(text: str) -> Shard:
+    try:
+        return Shard.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
-@dataclass
-class VariantOutcome:
-    answers: str
-    failed: bool = False
-    skipped: bool = False
-    seconds: float = 0.0
-
-    @property
-    def result(self) -> str:
-        if self.failed:
-            return "failed"
-        return "skipped" if self.skipped else "passed"
-
-
-@dataclass
-class VariantReport:
-    """Collects the outcome of every variant test (setup + call + teardown)."""
-
-    outcomes: dict[str, VariantOutcome] = field(default_factory=dict)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        answers = dict(report.user_properties).get(VARIANT_PROPERTY)
-        if answers is None:
-            return
-        outcome = self.outcomes.setdefault(report.nodeid, VariantOutcome(answers=str(answers)))
-        outcome.seconds += report.duration
-        outcome.failed = outcome.failed or report.failed
-        outcome.skipped = outcome.skipped or report.skipped
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        if not self.outcomes:
-            return
-        terminalreporter.section("variants")
-        for outcome in sorted(self.outcomes.values(), key=lambda o: o.answers):
-            terminalreporter.write_line(
-                f"{outcome.answers}  {outcome.result}  {outcome.seconds:.1f}s"
-            )
-        results = [outcome.result for outcome in self.outcomes.values()]
-        terminalreporter.write_line(
-            f"{results.count('passed')} passed, {results.count('failed')} failed"
-        )
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("variants", "which variants of the template to bake and test")
+    group.addoption(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="only this variant of the whole matrix, by test id (repeatable)",
+    )
+    group.addoption(
+        "--variant-shard",
+        type=_shard,
+        metavar="K/N",
+        help="only the K-th of N shards of the whole matrix, balanced by measured cost",
+    )
+    group.addoption(
+        "--variant-timings",
+        type=Path,
+        metavar="PATH",
+        help="write each variant's result and step timings to PATH as JSON",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "variant(answers): one baked variant of the template")
     ensure_pyenv_version()
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
-        config.pluginmanager.register(VariantReport(), "variant-report")
-        # Workers inherit this before they start: where servers started for the run are noted.
+        report = VariantReport(timings_path=config.getoption("variant_timings"))
+        config.pluginmanager.register(report, "variant-report")
+        # Workers inherit these before they start: where servers started for the run are
+        # noted, and where variants hand each other a warm mypy cache.
         os.environ[STATE_DIR_VARIABLE] = tempfile.mkdtemp(prefix="template-servers-")
+        os.environ[CACHES_DIR_VARIABLE] = tempfile.mkdtemp(prefix="template-mypy-caches-")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
+    caches_dir = os.environ.pop(CACHES_DIR_VARIABLE, None)
+    if caches_dir is not None:
+        shutil.rmtree(caches_dir, ignore_errors=True)
     state_dir = os.environ.pop(STATE_DIR_VARIABLE, None)
     if state_dir is not None:
         mongo_server.SERVER.stop_started(Path(state_dir))
@@ -101,3 +97,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         marker = item.get_closest_marker("variant")
         if marker is not None:
             item.user_properties.append((VARIANT_PROPERTY, str(marker.args[0])))
+            item.user_properties.append((ID_PROPERTY, str(marker.args[1])))

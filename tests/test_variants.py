@@ -13,12 +13,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from harness import mypy_cache
 from harness.cookies import Cookies
 from harness.hook_modules import answer_rules, manifest
 from harness.import_names import REGENERATE_COMMAND, installed_import_names, reservable
 from harness.project_env import project_environment, uv_path
+from harness.selection import selected_variants
 from harness.template import REPO_ROOT, choice_questions, rendered_answers
-from harness.variants import edge_variants, python_variants, variant_id, variants
+from harness.variant_report import first_line, record_failure, record_junit, timed
+from harness.variants import variant_id
 
 STEP_TIMEOUT_SECONDS = 20 * 60
 TAIL_LINES = 80
@@ -34,10 +37,27 @@ def describe(answers: Mapping[str, str]) -> str:
     return " ".join([*choices, f"python={python}", *edge])
 
 
-VARIANT_PARAMS = [
-    pytest.param(answers, id=variant_id(answers), marks=pytest.mark.variant(describe(answers)))
-    for answers in [*variants(), *python_variants(), *edge_variants()]
-]
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """One test per selected variant (see ``harness.selection`` for the options)."""
+    if "choices" not in metafunc.fixturenames:
+        return
+    try:
+        selected = selected_variants(
+            metafunc.config.getoption("variant"), metafunc.config.getoption("variant_shard")
+        )
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from error
+    metafunc.parametrize(
+        "choices",
+        [
+            pytest.param(
+                answers,
+                id=variant_id(answers),
+                marks=pytest.mark.variant(describe(answers), variant_id(answers)),
+            )
+            for answers in selected
+        ],
+    )
 
 
 def uv_executable() -> str:
@@ -51,8 +71,24 @@ def tail(output: str, lines: int = TAIL_LINES) -> str:
     return "\n".join(output.rstrip().splitlines()[-lines:])
 
 
-def run_step(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
-    """Run one step in the baked project; fail the test with its name and output tail."""
+def run_step(
+    node: pytest.Item, name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> None:
+    """Run one step in the baked project, timed; fail the test with its name and output tail."""
+    with timed(node, name):
+        completed = _run(name, argv, cwd, env)
+    if completed.returncode != 0:
+        record_failure(node, f"step {name!r}: {first_line(completed.stdout) or 'no output'}")
+        pytest.fail(
+            f"step {name!r} failed (exit {completed.returncode}): {' '.join(argv)}\n"
+            f"--- last {TAIL_LINES} lines of output ---\n{tail(completed.stdout)}",
+            pytrace=False,
+        )
+
+
+def _run(
+    name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
     command = " ".join(argv)
     try:
         completed = subprocess.run(
@@ -74,12 +110,7 @@ def run_step(name: str, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) 
             f"step {name!r} timed out after {STEP_TIMEOUT_SECONDS}s: {command}\n{tail(text)}",
             pytrace=False,
         )
-    if completed.returncode != 0:
-        pytest.fail(
-            f"step {name!r} failed (exit {completed.returncode}): {command}\n"
-            f"--- last {TAIL_LINES} lines of output ---\n{tail(completed.stdout)}",
-            pytrace=False,
-        )
+    return completed
 
 
 def project_files(project: Path) -> list[Path]:
@@ -121,16 +152,21 @@ def unreserved_import_names(
     return sorted(installed - answer_rules.RESERVED_PACKAGE_NAMES)
 
 
+# Where the baked project's pytest writes its JUnit report: the slowest tests and the
+# failures of the summary line come from there.
+JUNIT_REPORT = ".pytest-junit.xml"
+
 # Fixtures (in conftest.py) that make the servers a choice needs reachable.
 SERVERS = {("database", "mongo"): "mongo", ("queue", "kafka"): "kafka"}
 
 
-@pytest.mark.parametrize("choices", VARIANT_PARAMS)
 def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.FixtureRequest) -> None:
     for (question, choice), server in SERVERS.items():
         if choices.get(question) == choice:
             request.getfixturevalue(server)
-    result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
+    node = request.node
+    with timed(node, "bake"):
+        result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
     assert result.exception is None, f"bake failed: {result.exception!r}"
     project = result.project_path
     assert project is not None
@@ -149,7 +185,7 @@ def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.Fixt
     python_version = answers["python_version"]
     env = project_environment(python_version)
     uv = uv_executable()
-    run_step("uv sync", [uv, "sync", "--python", python_version], project, env)
+    run_step(node, "uv sync", [uv, "sync", "--python", python_version], project, env)
     unreserved = unreserved_import_names(project, uv, env, answers["package_name"])
     assert not unreserved, (
         f"the venv holds import names a package_name may still take: {unreserved}; "
@@ -157,17 +193,22 @@ def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.Fixt
     )
 
     steps: list[tuple[str, list[str]]] = [
-        ("ruff check", [uv, "run", "ruff", "check"]),
-        ("ruff format --check", [uv, "run", "ruff", "format", "--check"]),
+        ("ruff", [uv, "run", "ruff", "check"]),
+        ("format", [uv, "run", "ruff", "format", "--check"]),
         ("mypy", [uv, "run", "mypy", *mypy_arguments(project)]),
-        ("git add (pre-commit checks tracked files)", ["git", "add", "--all"]),
-        (
-            "pre-commit: Dockerfile, compose, workflows",
-            [uv, "run", "pre-commit", "run", "--all-files"],
-        ),
-        ("pytest", [uv, "run", "pytest"]),
+        ("git add", ["git", "add", "--all"]),  # pre-commit checks tracked files
+        # The Dockerfile, compose file and workflows (the other hooks are the steps above).
+        ("pre-commit", [uv, "run", "pre-commit", "run", "--all-files"]),
+        ("pytest", [uv, "run", "pytest", f"--junit-xml={JUNIT_REPORT}"]),
     ]
     # ruff and mypy already ran as steps of their own; pre-commit adds the deployment checks.
     env["SKIP"] = "ruff,ruff-format,mypy"
+    mypy_cache.take(project, python_version)
     for name, argv in steps:
-        run_step(name, argv, project, env)
+        try:
+            run_step(node, name, argv, project, env)
+        finally:
+            if name == "mypy":
+                mypy_cache.leave(project, python_version)
+            elif name == "pytest":
+                record_junit(node, project / JUNIT_REPORT)
