@@ -40,6 +40,7 @@ SERVICE_IMAGE = re.compile(
     r"^\$\{\{ contains\(matrix\.servers, '(?P<server>[\w-]+)'\) "
     r"&& '(?P<image>[^']+)' \|\| '' \}\}$"
 )
+MATRIX_FIELD = re.compile(r"^\$\{\{ matrix\.([\w-]+) \}\}$")
 STEP_CONDITION = re.compile(r"^contains\(matrix\.servers, '(?P<server>[\w-]+)'\)$")
 DOCKER_OPTIONS_WITHOUT_VALUE = {"--detach", "-d", "--rm"}
 
@@ -293,3 +294,31 @@ def test_the_servers_run_as_the_generated_workflow_runs_them() -> None:
                     seen[run.name] = run.image
 
     assert seen == variant_servers()
+
+
+def test_each_variant_job_tests_its_own_variant_and_no_other(
+    ci_entries: list[dict[str, Any]],
+) -> None:
+    """The variant job's test step, run as GitHub runs it but only collecting, for a core
+    variant, the first on another Python and the edge answers: exactly that variant."""
+    (step,) = [
+        step for step in steps(variant_job()) if "tests/test_variants.py" in step.get("run", "")
+    ]
+    harness_env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    core = len(matrix())
+    for entry in (ci_entries[0], ci_entries[core], ci_entries[-1]):
+        fields = {key: MATRIX_FIELD.fullmatch(str(value)) for key, value in step["env"].items()}
+        assert all(fields.values()), f"the test step's environment is not the entry's: {fields}"
+        step_env = {key: str(entry[field[1]]) for key, field in fields.items() if field}
+        completed = subprocess.run(
+            [*GITHUB_BASH, step["run"]],
+            cwd=REPO_ROOT,
+            env={**harness_env, **step_env, "PYTEST_ADDOPTS": "--collect-only -q"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert completed.returncode == 0, completed.stdout + completed.stderr
+        collected = [line for line in completed.stdout.splitlines() if "::" in line]
+        assert collected == [f"tests/test_variants.py::test_variant[{entry['id']}]"]
