@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.waiting import eventually
 
 READY_SECONDS = 30.0
+PROBE_LIMITS = httpx.Limits(max_keepalive_connections=0)
 
 
 def free_port() -> int:
@@ -29,14 +30,21 @@ def free_port() -> int:
 def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
     """Poll ``/readyz`` until it answers 200; fail if the process exits or 30 s pass."""
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the server exited during start-up"
-        try:
-            if httpx.get(f"{base_url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
+    with probe_client() as http:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the server exited during start-up"
+            try:
+                if http.get(f"{base_url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
     raise AssertionError("the server did not become ready within 30 s")
+
+
+def probe_client() -> httpx.Client:
+    """A client for polling a probe: one for all the polls, since each client loads the CA
+    certificates; and none of them kept alive, since the process may be gone at the next."""
+    return httpx.Client(limits=PROBE_LIMITS)
 
 
 def environment_of(settings: Settings) -> dict[str, str]:
@@ -93,13 +101,13 @@ class Process:
         self.command = command
         self.http_port = int(ports["HTTP_PORT"])
         self.popen: subprocess.Popen[bytes] = start_command(command, settings, **ports)
+        # Longer than a readiness check may take (2 s: a database that does not answer).
+        self._probes = httpx.AsyncClient(timeout=5.0, limits=PROBE_LIMITS)
 
     async def get(self, path: str) -> httpx.Response | None:
         """The probe port's answer to ``GET path`` (``None`` while nothing listens)."""
         try:
-            # Longer than a readiness check may take (2 s: a database that does not answer).
-            async with httpx.AsyncClient(timeout=5.0) as http:
-                return await http.get(f"http://127.0.0.1:{self.http_port}{path}")
+            return await self._probes.get(f"http://127.0.0.1:{self.http_port}{path}")
         except httpx.TransportError:
             return None
 
@@ -126,4 +134,5 @@ class Process:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
         output, _ = await asyncio.to_thread(self.popen.communicate, timeout=30)
+        await self._probes.aclose()
         return output.decode(errors="replace")

@@ -89,9 +89,10 @@ class GuardedTransport(httpx2.AsyncHTTPTransport):
     """
 
     def __init__(self, policy: DestinationPolicy, *, max_connections: int) -> None:
-        super().__init__(trust_env=False)
+        ssl_context = httpx2.create_ssl_context(trust_env=False)  # loading CAs takes a while
+        super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
+            ssl_context=ssl_context,
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
             network_backend=GuardedNetworkBackend(policy),
