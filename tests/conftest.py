@@ -1,8 +1,9 @@
-"""Harness plumbing: interpreters for uv, and one line per variant at the end of the run.
+"""Harness plumbing: interpreters for uv, servers for the run, one line per variant at the end.
 
 Each variant test carries its answers in ``user_properties``; test reports reach the
 controlling process with them even under pytest-xdist, and that is where the
-per-variant lines and the ``N passed, M failed`` summary are printed.
+per-variant lines and the ``N passed, M failed`` summary are printed. The servers a
+variant starts (``servers.registry``) are stopped there too, when the run ends.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from harness.pyenv import ensure_pyenv_version
-from servers import kafka as kafka_server
-from servers import mongo as mongo_server
+from servers import registry
 from servers.background import STATE_DIR_VARIABLE
 
 VARIANT_PROPERTY = "variant"
@@ -79,21 +79,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     state_dir = os.environ.pop(STATE_DIR_VARIABLE, None)
     if state_dir is not None:
-        mongo_server.SERVER.stop_started(Path(state_dir))
-        kafka_server.SERVER.stop_started(Path(state_dir))
+        registry.stop_started(Path(state_dir))
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def mongo() -> None:
-    """A MongoDB wire server on 127.0.0.1:27017 for the rest of the run."""
-    mongo_server.SERVER.ensure_running(Path(os.environ[STATE_DIR_VARIABLE]))
-
-
-@pytest.fixture(scope="session")
-def kafka() -> None:
-    """A Kafka-compatible broker on 127.0.0.1:9092 for the rest of the run."""
-    kafka_server.SERVER.ensure_running(Path(os.environ[STATE_DIR_VARIABLE]))
+def servers_dir() -> Path:
+    """Where the servers started for this run keep their state, logs and process groups."""
+    return Path(os.environ[STATE_DIR_VARIABLE])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -16,9 +16,17 @@ import pytest
 from harness.cookies import Cookies
 from harness.hook_modules import answer_rules, manifest
 from harness.import_names import REGENERATE_COMMAND, installed_import_names, reservable
-from harness.project_env import project_environment, uv_path
+from harness.project_env import project_environment, server_environment, uv_path
 from harness.template import REPO_ROOT, choice_questions, rendered_answers
-from harness.variants import edge_variants, python_variants, variant_id, variants
+from harness.variants import (
+    edge_variants,
+    python_variants,
+    required_servers,
+    variant_id,
+    variants,
+)
+from servers import registry
+from servers.background import ServerUnavailableError
 
 STEP_TIMEOUT_SECONDS = 20 * 60
 TAIL_LINES = 80
@@ -121,15 +129,17 @@ def unreserved_import_names(
     return sorted(installed - answer_rules.RESERVED_PACKAGE_NAMES)
 
 
-# Fixtures (in conftest.py) that make the servers a choice needs reachable.
-SERVERS = {("database", "mongo"): "mongo", ("queue", "kafka"): "kafka"}
+def ensure_servers(answers: Mapping[str, str], servers_dir: Path) -> None:
+    """Start what the variant's tests talk to, or fail the variant at once saying why."""
+    try:
+        registry.ensure_running(required_servers(answers), servers_dir)
+    except ServerUnavailableError as unavailable:
+        pytest.fail(str(unavailable), pytrace=False)
 
 
 @pytest.mark.parametrize("choices", VARIANT_PARAMS)
-def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.FixtureRequest) -> None:
-    for (question, choice), server in SERVERS.items():
-        if choices.get(question) == choice:
-            request.getfixturevalue(server)
+def test_variant(cookies: Cookies, choices: dict[str, str], servers_dir: Path) -> None:
+    ensure_servers(choices, servers_dir)
     result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
     assert result.exception is None, f"bake failed: {result.exception!r}"
     project = result.project_path
@@ -147,7 +157,7 @@ def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.Fixt
     assert not stale, f"paths of unselected choices were left behind: {stale}"
 
     python_version = answers["python_version"]
-    env = project_environment(python_version)
+    env = project_environment(python_version) | server_environment(answers)
     uv = uv_executable()
     run_step("uv sync", [uv, "sync", "--python", python_version], project, env)
     unreserved = unreserved_import_names(project, uv, env, answers["package_name"])
