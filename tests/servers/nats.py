@@ -11,7 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers.background import HOST, BackgroundServer, configured_port, packaged_file
+from servers.background import (
+    HOST,
+    BackgroundServer,
+    configured_port,
+    packaged_file,
+    packaged_hint,
+)
 
 PORT_VARIABLE = "TEMPLATE_NATS_PORT"
 STANDARD_PORT = 4222
@@ -36,7 +42,6 @@ SERVER = BackgroundServer(
     port=configured_port(PORT_VARIABLE, STANDARD_PORT),
     standard_port=STANDARD_PORT,
     command=nats_command,
-    hint=f"it runs from the PyPI package {DISTRIBUTION}, a dev dependency of the template; "
-    "or start nats-server -js there",
+    hint=packaged_hint(DISTRIBUTION, "start nats-server -js there"),
     start_timeout_seconds=60.0,
 )

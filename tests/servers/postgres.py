@@ -33,6 +33,7 @@ from servers.background import (
     ServerUnavailableError,
     configured_port,
     packaged_file,
+    packaged_hint,
 )
 
 PORT_VARIABLE = "TEMPLATE_POSTGRES_PORT"
@@ -136,7 +137,8 @@ SERVER = BackgroundServer(
     prepare=initdb,
     # A fast shutdown: ends the sessions and waits for the server's own processes.
     stop_signal=signal.SIGINT,
-    hint=f"it runs from the PyPI package {DISTRIBUTION}, a dev dependency of the template; "
-    "or start PostgreSQL there with trust authentication for the user postgres",
+    hint=packaged_hint(
+        DISTRIBUTION, "start PostgreSQL there with trust authentication for the user postgres"
+    ),
     start_timeout_seconds=60.0,
 )

@@ -14,7 +14,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from servers.background import HOST, BackgroundServer, configured_port, packaged_file
+from servers.background import (
+    HOST,
+    BackgroundServer,
+    configured_port,
+    packaged_file,
+    packaged_hint,
+)
 
 PORT_VARIABLE = "TEMPLATE_REDIS_PORT"
 STANDARD_PORT = 6379
@@ -42,7 +48,6 @@ SERVER = BackgroundServer(
     port=configured_port(PORT_VARIABLE, STANDARD_PORT),
     standard_port=STANDARD_PORT,
     command=valkey_command,
-    hint=f"it runs from the PyPI package {DISTRIBUTION}, a dev dependency of the template; "
-    "or start a Redis server there",
+    hint=packaged_hint(DISTRIBUTION, "start a Redis server there"),
     start_timeout_seconds=30.0,
 )
