@@ -19,6 +19,7 @@ from harness.hook_modules import answer_rules, manifest
 from harness.import_names import REGENERATE_COMMAND, installed_import_names, reservable
 from harness.project_env import project_environment, server_environment, uv_path
 from harness.selection import selected_variants
+from harness.shards import cost_table, heaviest_first
 from harness.template import REPO_ROOT, choice_questions, rendered_answers
 from harness.variant_report import first_line, record_failure, record_junit, timed
 from harness.variants import required_servers, variant_id
@@ -40,7 +41,7 @@ def describe(answers: Mapping[str, str]) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """One test per selected variant (see ``harness.selection`` for the options)."""
+    """One test per selected variant (``harness.selection``), the costliest first."""
     if "choices" not in metafunc.fixturenames:
         return
     try:
@@ -57,7 +58,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 id=variant_id(answers),
                 marks=pytest.mark.variant(describe(answers), variant_id(answers)),
             )
-            for answers in selected
+            for answers in heaviest_first(selected, cost_table())
         ],
     )
 

@@ -58,15 +58,23 @@ def estimated_seconds(answers: Mapping[str, str], table: Mapping[str, Any]) -> f
     return max(float(table["base_seconds"]) + extra, 1.0)
 
 
+def heaviest_first(variants: Sequence[Answers], table: Mapping[str, Any]) -> list[Answers]:
+    """``variants`` by estimated seconds, the longest first (then by id, so stable).
+
+    Run in this order, parallel workers never end on a long variant started last
+    while the others sit idle.
+    """
+    return sorted(
+        variants, key=lambda answers: (-estimated_seconds(answers, table), variant_id(answers))
+    )
+
+
 def split(variants: Sequence[Answers], count: int, table: Mapping[str, Any]) -> list[list[Answers]]:
     """``variants`` dealt into ``count`` shards of about equal estimated seconds."""
     costs = {variant_id(answers): estimated_seconds(answers, table) for answers in variants}
-    heaviest_first = sorted(
-        variants, key=lambda answers: (-costs[variant_id(answers)], variant_id(answers))
-    )
     loads = [0.0] * count
     members: list[set[str]] = [set() for _ in range(count)]
-    for answers in heaviest_first:
+    for answers in heaviest_first(variants, table):
         lightest = min(range(count), key=lambda shard: (loads[shard], shard))
         loads[lightest] += costs[variant_id(answers)]
         members[lightest].add(variant_id(answers))
