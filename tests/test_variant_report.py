@@ -1,0 +1,162 @@
+"""The per-variant summary: step timings, the slowest tests and the failures of a baked
+project, read from the JUnit report its own pytest writes; and the mypy cache hand-over."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from harness import mypy_cache
+from harness.variant_report import (
+    FAILURES_PROPERTY,
+    ID_PROPERTY,
+    SLOWEST_PROPERTY,
+    VARIANT_PROPERTY,
+    VariantOutcome,
+    VariantReport,
+    record_junit,
+)
+
+PROJECT_TESTS = """
+import time
+
+def test_slow():
+    time.sleep(0.3)
+
+def test_fails():
+    assert 1 + 1 == 3, "arithmetic is broken"
+
+def test_passes():
+    pass
+"""
+
+
+class Node:
+    """What ``record_junit`` needs of a pytest item."""
+
+    def __init__(self) -> None:
+        self.user_properties: list[tuple[str, object]] = []
+
+
+def junit_report(tmp_path: Path) -> Path:
+    (tmp_path / "test_project.py").write_text(PROJECT_TESTS, encoding="utf-8")
+    report = tmp_path / "junit.xml"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            f"--junit-xml={report}",
+            "test_project.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
+    return report
+
+
+def test_the_slowest_tests_and_the_failures_come_from_the_projects_junit_report(
+    tmp_path: Path,
+) -> None:
+    node = Node()
+
+    record_junit(node, junit_report(tmp_path))  # type: ignore[arg-type]
+
+    properties = dict(node.user_properties)
+    slowest = properties[SLOWEST_PROPERTY]
+    assert isinstance(slowest, list)
+    assert slowest[0][0] == "test_project::test_slow"
+    assert slowest[0][1] >= 0.3
+    assert properties[FAILURES_PROPERTY] == [
+        "test_project::test_fails: AssertionError: arithmetic is broken"
+    ]
+
+
+def test_a_missing_report_records_nothing(tmp_path: Path) -> None:
+    node = Node()
+
+    record_junit(node, tmp_path / "absent.xml")  # type: ignore[arg-type]
+
+    assert node.user_properties == []
+
+
+def test_a_variants_line_gives_its_steps_slowest_tests_and_failures(tmp_path: Path) -> None:
+    outcome = VariantOutcome(answers="api=rest")
+    report = pytest.TestReport(
+        nodeid="tests/test_variants.py::test_variant[x]",
+        location=("tests/test_variants.py", 1, "test_variant"),
+        keywords={},
+        outcome="failed",
+        longrepr="step 'pytest' failed",
+        when="call",
+        duration=12.5,
+        user_properties=[
+            (VARIANT_PROPERTY, "api=rest"),
+            (ID_PROPERTY, "api:rest"),
+            ("step mypy", 4.25),
+            ("step pytest", 8.0),
+            (SLOWEST_PROPERTY, [("tests.test_a::test_b", 3.0)]),
+            (FAILURES_PROPERTY, ["tests.test_a::test_c: AssertionError: no"]),
+        ],
+    )
+
+    outcome.absorb(report)
+
+    assert outcome.lines() == [
+        "api=rest  failed  12.5s  [mypy 4.2 · pytest 8.0]",
+        "    slowest: tests.test_a::test_b 3.0s",
+        "    FAILED tests.test_a::test_c: AssertionError: no",
+    ]
+    timings_path = tmp_path / "timings.json"
+    VariantReport(timings_path=timings_path, outcomes={"x": outcome}).pytest_terminal_summary(
+        Writer()  # type: ignore[arg-type]
+    )
+    assert json.loads(timings_path.read_text(encoding="utf-8")) == {
+        "api:rest": {"result": "failed", "seconds": 12.5, "steps": {"mypy": 4.2, "pytest": 8.0}}
+    }
+
+
+class Writer:
+    """The part of pytest's terminal reporter the summary writes to."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def section(self, title: str) -> None:
+        self.lines.append(f"== {title}")
+
+    def write_line(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_a_variant_starts_from_the_cache_the_last_one_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
+    first, second, third = (tmp_path / name for name in ("first", "second", "third"))
+    for project in (first, second, third):
+        project.mkdir()
+
+    mypy_cache.take(first, "3.12")  # nothing left yet: a cold start
+    assert not (first / mypy_cache.PROJECT_CACHE).exists()
+    (first / mypy_cache.PROJECT_CACHE / "3.12").mkdir(parents=True)
+    (first / mypy_cache.PROJECT_CACHE / "3.12" / "module.meta.json").write_text("first")
+    mypy_cache.leave(first, "3.12")
+    (first / mypy_cache.PROJECT_CACHE / "3.12" / "module.meta.json").write_text("changed later")
+
+    mypy_cache.take(second, "3.12")
+    mypy_cache.take(third, "3.13")
+
+    copied = second / mypy_cache.PROJECT_CACHE / "3.12" / "module.meta.json"
+    assert copied.read_text() == "first"  # a copy: what the first does next is its own
+    assert not (third / mypy_cache.PROJECT_CACHE).exists()  # never across Pythons
