@@ -93,6 +93,24 @@ def replay_group(names: Topology) -> str:
     return f"{names.consumer}.replay"
 
 
+def liveness(ack_timeout: float) -> dict[str, int]:
+    """Kafka's timers for a member of the consumer group, from the ack timeout.
+
+    A member that holds a message beyond the ack timeout without keeping it
+    in progress leaves the group (``max_poll_interval_ms``); one that dies is
+    noticed after the session timeout, the ack timeout within the bounds
+    Kafka accepts.
+    """
+    session = min(max(ack_timeout, MIN_SESSION_SECONDS), MAX_SESSION_SECONDS)
+    return {
+        # A JoinGroup request waits for the rebalance: longer than a session.
+        "request_timeout_ms": int((session + JOIN_MARGIN_SECONDS) * 1000),
+        "max_poll_interval_ms": int(max(ack_timeout, session) * 1000),
+        "session_timeout_ms": int(session * 1000),
+        "heartbeat_interval_ms": int(session * 1000 / 6),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
     """Where the cluster is, from ``kafka://host:port[,host:port...][?idempotence=false]``.
@@ -307,28 +325,11 @@ class KafkaBroker:
             group_id=self._names.consumer,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **self._liveness(),
+            **liveness(self._ack_timeout),
         )
         await self._start(consumer)
         consumer.subscribe([self._names.events])
         return consumer
-
-    def _liveness(self) -> dict[str, int]:
-        """Kafka's timers for a member, from the ack timeout.
-
-        A member that holds a message beyond the ack timeout without keeping it
-        in progress leaves the group (``max_poll_interval_ms``); one that dies is
-        noticed after the session timeout, the ack timeout within the bounds
-        Kafka accepts.
-        """
-        session = min(max(self._ack_timeout, MIN_SESSION_SECONDS), MAX_SESSION_SECONDS)
-        return {
-            # A JoinGroup request waits for the rebalance: longer than a session.
-            "request_timeout_ms": int((session + JOIN_MARGIN_SECONDS) * 1000),
-            "max_poll_interval_ms": int(max(self._ack_timeout, session) * 1000),
-            "session_timeout_ms": int(session * 1000),
-            "heartbeat_interval_ms": int(session * 1000 / 6),
-        }
 
     async def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The oldest letters not yet replayed, read without committing anything."""
