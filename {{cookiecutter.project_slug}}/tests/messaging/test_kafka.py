@@ -14,9 +14,9 @@ from aiokafka import (  # type: ignore[import-untyped]
 
 from {{ cookiecutter.package_name }}.container import open_broker
 from {{ cookiecutter.package_name }}.messaging.kafka import (
-    MIN_SESSION_SECONDS,
     BrokerAddress,
     KafkaBroker,
+    liveness,
     topology,
 )
 from {{ cookiecutter.package_name }}.messaging.port import Broker
@@ -62,18 +62,21 @@ def test_the_topology_derives_from_the_namespace() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "servers", "idempotence"),
+    ("url", "servers", "idempotence", "min_session"),
     [
-        ("kafka://127.0.0.1:9092", ["127.0.0.1:9092"], True),
-        ("kafka://a:9092,b:9093", ["a:9092", "b:9093"], True),
-        ("kafka://a,kafka://b:9093", ["a:9092", "b:9093"], True),
-        ("kafka://a:9092?idempotence=false", ["a:9092"], False),
+        ("kafka://127.0.0.1:9092", ["127.0.0.1:9092"], True, 6.0),
+        ("kafka://a:9092,b:9093", ["a:9092", "b:9093"], True, 6.0),
+        ("kafka://a,kafka://b:9093", ["a:9092", "b:9093"], True, 6.0),
+        ("kafka://a:9092?idempotence=false", ["a:9092"], False, 6.0),
+        ("kafka://a:9092?min_session_ms=1500", ["a:9092"], True, 1.5),
+        ("kafka://a:9092?min_session_ms=3000&idempotence=false", ["a:9092"], False, 3.0),
     ],
 )
-def test_a_broker_url_names_the_bootstrap_servers(
-    url: str, servers: list[str], idempotence: bool
+def test_a_broker_url_names_the_bootstrap_servers_and_what_the_cluster_allows(
+    url: str, servers: list[str], idempotence: bool, min_session: float
 ) -> None:
-    assert BrokerAddress.parse(url) == BrokerAddress(servers, idempotence=idempotence)
+    expected = BrokerAddress(servers, idempotence=idempotence, min_session=min_session)
+    assert BrokerAddress.parse(url) == expected
 
 
 @pytest.mark.parametrize(
@@ -86,6 +89,9 @@ def test_a_broker_url_names_the_bootstrap_servers(
         "kafka://a:9092/path",
         "kafka://a:9092?acks=1",
         "kafka://a:9092?idempotence=maybe",
+        "kafka://a:9092?min_session_ms=0",
+        "kafka://a:9092?min_session_ms=3s",
+        "kafka://a:9092?min_session_ms=60000",
     ],
 )
 def test_a_malformed_broker_url_is_refused_before_any_connection(
@@ -93,6 +99,25 @@ def test_a_malformed_broker_url_is_refused_before_any_connection(
 ) -> None:
     with pytest.raises(ValueError, match=r"kafka://host:9092"):
         KafkaBroker.from_settings(settings.model_copy(update={"broker_url": url}))
+
+
+@pytest.mark.parametrize(
+    ("ack_timeout", "min_session", "session", "poll_interval"),
+    [
+        (60.0, 6.0, 45.0, 60.0),  # a session is bounded: the poll interval is not
+        (10.0, 6.0, 10.0, 10.0),
+        (3.0, 6.0, 6.0, 6.0),  # Kafka's default minimum
+        (3.0, 1.0, 3.0, 3.0),  # a cluster that allows shorter sessions
+    ],
+)
+def test_a_member_lives_by_the_ack_timeout_within_the_sessions_the_cluster_allows(
+    ack_timeout: float, min_session: float, session: float, poll_interval: float
+) -> None:
+    timers = liveness(ack_timeout, min_session)
+    assert timers["session_timeout_ms"] == session * 1000
+    assert timers["max_poll_interval_ms"] == poll_interval * 1000
+    assert timers["heartbeat_interval_ms"] < timers["session_timeout_ms"] / 3
+    assert timers["request_timeout_ms"] > timers["session_timeout_ms"]
 
 
 async def test_the_topics_are_created_with_their_partitions(
@@ -205,7 +230,9 @@ async def test_a_message_in_progress_keeps_its_member_in_the_group_past_the_poll
 ) -> None:
     # The shortest ack timeout: the member's max_poll_interval is then the minimum session.
     settings = broker_settings.model_copy(update={"consumer_ack_timeout_seconds": 1.0})
-    poll_interval = MIN_SESSION_SECONDS
+    min_session = BrokerAddress.parse(settings.broker_url).min_session
+    timers = liveness(settings.consumer_ack_timeout_seconds, min_session)
+    poll_interval = timers["max_poll_interval_ms"] / 1000
     held, behind = make_message("order-h"), make_message("order-h")
     async with open_broker(settings) as broker:
         await broker.publish([held, behind])

@@ -48,6 +48,7 @@ DEAD_LETTER_PARTITIONS = 1
 MAX_REPLICATION_FACTOR = 3
 # Kafka refuses sessions shorter than its group.min.session.timeout.ms (6 s by default).
 MIN_SESSION_SECONDS = 6.0
+MIN_SESSION_OPTION = "min_session_ms"
 MAX_SESSION_SECONDS = 45.0
 POLL_SECONDS = 1.0
 JOIN_MARGIN_SECONDS = 30.0
@@ -93,16 +94,39 @@ def replay_group(names: Topology) -> str:
     return f"{names.consumer}.replay"
 
 
+def liveness(ack_timeout: float, min_session: float = MIN_SESSION_SECONDS) -> dict[str, int]:
+    """Kafka's timers for a member of the consumer group, from the ack timeout.
+
+    A member that holds a message beyond the ack timeout without keeping it
+    in progress leaves the group (``max_poll_interval_ms``); one that dies is
+    noticed after the session timeout: the ack timeout, within the bounds the
+    cluster accepts (``min_session`` seconds at least).
+    """
+    session = min(max(ack_timeout, min_session), MAX_SESSION_SECONDS)
+    return {
+        # A JoinGroup request waits for the rebalance: longer than a session.
+        "request_timeout_ms": int((session + JOIN_MARGIN_SECONDS) * 1000),
+        "max_poll_interval_ms": int(max(ack_timeout, session) * 1000),
+        "session_timeout_ms": int(session * 1000),
+        "heartbeat_interval_ms": int(session * 1000 / 6),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class BrokerAddress:
-    """Where the cluster is, from ``kafka://host:port[,host:port...][?idempotence=false]``.
+    """Where the cluster is and what it allows, from a ``kafka://`` URL.
 
+    ``kafka://host:port[,host:port...][?idempotence=false&min_session_ms=N]``.
     Idempotence is on unless the URL turns it off, for the brokers that cannot
     give a producer an id (Kafka-compatible servers that lack InitProducerId v0).
+    ``min_session_ms`` is the cluster's ``group.min.session.timeout.ms`` where it
+    is not Kafka's default of 6000: a member's session may then follow a
+    shorter ack timeout.
     """
 
     servers: list[str]
     idempotence: bool = True
+    min_session: float = MIN_SESSION_SECONDS
 
     @classmethod
     def parse(cls, url: str) -> Self:
@@ -110,14 +134,25 @@ class BrokerAddress:
         hosts, _, query = url.partition("?")
         options = dict(option.partition("=")[::2] for option in query.split("&") if option)
         idempotence = options.pop("idempotence", "true")
+        min_session_ms = options.pop(MIN_SESSION_OPTION, str(int(MIN_SESSION_SECONDS * 1000)))
         servers = [_server(item) for item in hosts.split(",")]
-        if None in servers or options or idempotence not in {"true", "false"}:
+        if (
+            None in servers
+            or options
+            or idempotence not in {"true", "false"}
+            or not min_session_ms.isdigit()
+            or not 0 < int(min_session_ms) <= MAX_SESSION_SECONDS * 1000
+        ):
             message = (
                 "BROKER_URL must look like kafka://host:9092[,host:9092...]"
-                f"[?idempotence=false], not {url!r}"
+                f"[?idempotence=false&{MIN_SESSION_OPTION}=6000], not {url!r}"
             )
             raise ValueError(message)
-        return cls([server for server in servers if server], idempotence=idempotence == "true")
+        return cls(
+            [server for server in servers if server],
+            idempotence=idempotence == "true",
+            min_session=int(min_session_ms) / 1000,
+        )
 
 
 def _server(item: str) -> str | None:
@@ -307,28 +342,11 @@ class KafkaBroker:
             group_id=self._names.consumer,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            **self._liveness(),
+            **liveness(self._ack_timeout, self._address.min_session),
         )
         await self._start(consumer)
         consumer.subscribe([self._names.events])
         return consumer
-
-    def _liveness(self) -> dict[str, int]:
-        """Kafka's timers for a member, from the ack timeout.
-
-        A member that holds a message beyond the ack timeout without keeping it
-        in progress leaves the group (``max_poll_interval_ms``); one that dies is
-        noticed after the session timeout, the ack timeout within the bounds
-        Kafka accepts.
-        """
-        session = min(max(self._ack_timeout, MIN_SESSION_SECONDS), MAX_SESSION_SECONDS)
-        return {
-            # A JoinGroup request waits for the rebalance: longer than a session.
-            "request_timeout_ms": int((session + JOIN_MARGIN_SECONDS) * 1000),
-            "max_poll_interval_ms": int(max(self._ack_timeout, session) * 1000),
-            "session_timeout_ms": int(session * 1000),
-            "heartbeat_interval_ms": int(session * 1000 / 6),
-        }
 
     async def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The oldest letters not yet replayed, read without committing anything."""
