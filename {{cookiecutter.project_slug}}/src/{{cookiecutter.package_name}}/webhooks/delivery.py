@@ -360,7 +360,12 @@ class WebhookDeliverer:
     async def _judge(
         self, endpoint: WebhookEndpoint, attempt: DeliveryAttempt, answer: _Answer
     ) -> None:
-        """Keep the endpoint's run of failures; disable it when gone, or failing too long."""
+        """Keep the endpoint's run of failures; disable it when gone, or failing too long.
+
+        A run is timed by its attempts (when each was made, as recorded), not by
+        when the worker judges them: that comes after the attempt's database
+        writes, whose time says nothing about the endpoint.
+        """
         endpoints = self._store.endpoints
         if attempt.status_code == GONE:
             await self._disable(endpoint.id, DISABLED_GONE, kind="gone")
@@ -369,11 +374,10 @@ class WebhookDeliverer:
             if endpoint.failure_streak:
                 await endpoints.recovered(endpoint.id)
         elif answer.reached:
-            now = self._clock()
-            failing = await endpoints.failed(endpoint.id, now)
+            failing = await endpoints.failed(endpoint.id, attempt.attempted_at)
             if failing is not None and failing.failing_since is not None:
                 settings = self._settings
-                lasted = (now - failing.failing_since).total_seconds()
+                lasted = (attempt.attempted_at - failing.failing_since).total_seconds()
                 if (
                     failing.failure_streak >= settings.webhooks_disable_after_failures
                     and lasted >= settings.webhooks_disable_after_seconds

@@ -25,7 +25,9 @@ from {{ cookiecutter.package_name }}.settings import Settings
 from tests.api.grpc.calls import details_of, new_order, server_settings
 from tests.support import access
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 
+READY = grpc.ChannelConnectivity.READY
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -41,11 +43,10 @@ async def health_of(channel: aio.Channel, service: str = "") -> int:
 
 
 async def eventually_serving(channel: aio.Channel, expected: int) -> None:
-    for _ in range(100):
-        if await health_of(channel) == expected:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"health did not become {expected}")
+    async def reports_it() -> bool:
+        return await health_of(channel) == expected
+
+    await eventually(reports_it)
 
 
 def handled(method: str, code: str) -> float:
@@ -183,21 +184,28 @@ async def test_shutdown_drains_calls_in_flight(
 ) -> None:
     async with running_server(server_settings(settings)) as running:
         get = running.container.orders.get
+        arrived, released = asyncio.Event(), asyncio.Event()
 
-        async def slow(order_id: UUID) -> object:
-            await asyncio.sleep(0.5)
+        async def held(order_id: UUID) -> object:
+            arrived.set()
+            await released.wait()
             return await get(order_id)
 
         async with open_channel(f"127.0.0.1:{running.port}") as channel:
-            client = OrdersClient(channel, metadata=access.metadata(credentials))
+            # Deadlines no slow machine reaches: the call in flight waits for the refusal.
+            client = OrdersClient(channel, timeout=30.0, metadata=access.metadata(credentials))
             placed = await client.create_order(new_order(customer_id))
-            monkeypatch.setattr(running.container.orders, "get", slow)
+            monkeypatch.setattr(running.container.orders, "get", held)
             in_flight = asyncio.create_task(client.get_order(placed.id))
-            await asyncio.sleep(0.1)
-            stopping = asyncio.create_task(running.server.stop(5))
-            await asyncio.sleep(0.1)
+            await asyncio.wait_for(arrived.wait(), timeout=30)  # the call is on the server
+            stopping = asyncio.create_task(running.server.stop(30))
+            # Refused once the client knows the server is going away (its GOAWAY takes the
+            # channel out of READY). A call that reaches the server before it has been handed
+            # to a handler is CANCELLED by gRPC itself (grpc/grpc#41785), not refused.
+            await asyncio.wait_for(channel.wait_for_state_change(READY), timeout=30)
             with pytest.raises(aio.AioRpcError) as refused:
                 await client.get_order(placed.id)
+            released.set()
 
             assert (await in_flight).id == placed.id
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
