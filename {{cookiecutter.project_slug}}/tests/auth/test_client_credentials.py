@@ -26,7 +26,7 @@ from {{ cookiecutter.package_name }}.resilience.breaker.memory import MemoryBrea
 from {{ cookiecutter.package_name }}.resilience.http import DownstreamClient
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support.downstream import FAST, downstream_client
-from tests.support.issuer import LocalIssuer
+from tests.support.issuer import POLL_SECONDS, LocalIssuer
 from tests.support.processes import free_port
 
 AUDIENCE = "other-service"
@@ -51,7 +51,9 @@ class Endpoint:
         self.refuse_all = False
         self.seen: list[tuple[str, bytes]] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_SECONDS,), daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -70,6 +70,11 @@ class Client:
     scopes: frozenset[str]
 
 
+# How often a serving thread looks for shutdown: what stopping a server waits, at most
+# (the standard library's 0.5 s would be most of a short test's time).
+POLL_SECONDS = 0.05
+
+
 class LocalIssuer:
     """An authorization server on ``127.0.0.1`` with an ephemeral port."""
 
@@ -108,7 +113,9 @@ class LocalIssuer:
 
     def start(self) -> Self:
         """Serve in a daemon thread."""
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(POLL_SECONDS,), daemon=True
+        )
         self._thread.start()
         return self
 

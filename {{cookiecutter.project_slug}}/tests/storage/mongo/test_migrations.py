@@ -16,6 +16,7 @@ from {{ cookiecutter.package_name }}.storage.mongo.migrator import (
     MongoMigrator,
     migrations,
 )
+from tests.fixtures.mongo import MongoServer
 
 HEAD = migrations()[-1].version
 
@@ -50,6 +51,48 @@ async def validator(database: Database, collection: str) -> dict[str, Any]:
     listed = await database.command("listCollections", filter={"name": collection})
     options: dict[str, Any] = listed["cursor"]["firstBatch"][0]["options"]
     return options
+
+
+async def layout(database: Database) -> dict[str, Any]:
+    """Every collection's type, options and indexes as the server lists them, and its size.
+
+    Read with the server's own commands, not with the fixtures' image of a database,
+    so that this compares what the server holds, whatever the image leaves out.
+    """
+    found: dict[str, Any] = {}
+    async for listed in await database.list_collections():
+        name = listed["name"]
+        indexes = [
+            {key: value for key, value in index.items() if key != "ns"}
+            async for index in await database[name].list_indexes()
+        ]
+        size = await database[name].count_documents({})
+        found[name] = (listed["type"], listed["options"], sorted(indexes, key=str), size)
+    return found
+
+
+async def test_a_tests_migrated_database_is_the_one_the_migrations_make(
+    migrator: MongoMigrator, database: Database, database_server: MongoServer
+) -> None:
+    """The fixtures make each test's database from one migrated database of the run."""
+    await migrator.upgrade("head")
+
+    async with database_server.migrated_database() as settings:
+        client = create_client(settings)
+        made = MongoMigrator(client)
+        try:
+            copy = client.get_default_database()
+            assert await layout(copy) == await layout(database)
+            assert await made.current() == HEAD
+            versions = {"_id": 0, "version": 1, "name": 1}
+            assert await copy[VERSIONS].find({}, versions).sort("version").to_list() == (
+                await database[VERSIONS].find({}, versions).sort("version").to_list()
+            )
+            with pytest.raises(WriteError) as refused:
+                await copy["orders"].insert_one({"status": "lost"})
+            assert refused.value.code == 121  # the validator applies, not only its listing
+        finally:
+            await made.close()
 
 
 async def test_upgrade_downgrade_upgrade(migrator: MongoMigrator, database: Database) -> None:
