@@ -55,16 +55,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """Two variants per core for ``-n auto``.
-
-    A variant spends about half its time waiting: on its servers, on the processes
-    its tests start and stop, on the timeouts and retries they exercise. A second
-    variant per core fills that time.
-    """
-    return 2 * (os.cpu_count() or 1)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "variant(answers): one baked variant of the template")
     ensure_pyenv_version()
