@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "variant(answers): one baked variant of the template")
+    config.addinivalue_line("markers", "variant(answers, id): one baked variant of the template")
     ensure_pyenv_version()
     if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
         report = VariantReport(timings_path=config.getoption("variant_timings"))

@@ -30,7 +30,7 @@ def named_variants(ids: Sequence[str]) -> list[Answers]:
     unknown = [name for name in ids if name not in by_id]
     if unknown:
         raise ValueError(
-            f"no variant has the id {', '.join(unknown)}; every id is listed by "
-            "`uv run pytest tests/test_variants.py --collect-only -q --variant-shard 1/1`"
+            f"no variant has the id {', '.join(unknown)}; "
+            "`uv run python tests/variant_matrix.py` lists every id"
         )
     return [by_id[name] for name in dict.fromkeys(ids)]
