@@ -26,6 +26,7 @@ class HealthReporter:
         self._storage = storage
         self._services = ("", *services)
         self._interval = interval
+        self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     async def check(self) -> bool:
@@ -36,18 +37,24 @@ class HealthReporter:
         return ready
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             await self.check()
-            await asyncio.sleep(self._interval)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await self._stopping.wait()
 
     def start(self) -> None:
         """Start checking in the background."""
         self._task = asyncio.create_task(self._run(), name="health-reporter")
 
     async def shut_down(self) -> None:
-        """Stop checking and report NOT_SERVING for every service from now on."""
+        """Stop checking and report NOT_SERVING for every service from now on.
+
+        A check in flight finishes (within the readiness timeout) rather than
+        being cancelled: a database driver cancelled mid-connect may leave its
+        socket open.
+        """
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
         await self.servicer.enter_graceful_shutdown()

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 from uuid import UUID
 
+import pymongo
 from pymongo import DESCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
@@ -38,6 +39,9 @@ from {{ cookiecutter.package_name }}.storage.port import (
 
 ORDERS = "orders"
 IDEMPOTENCY_KEYS = "idempotency_keys"
+
+# A ping's own deadline: below the probes' readiness timeout (2 s).
+PING_TIMEOUT_SECONDS = 1.5
 
 # How a unit of work gets its outbox: the broker's collection, or none without a broker.
 OutboxFactory = Callable[[Database, AsyncClientSession], Outbox]
@@ -274,8 +278,13 @@ class MongoStorage:
             yield MongoUnitOfWork(self.database, session, self._outbox)
 
     async def ping(self) -> None:
-        """Round-trip a trivial command."""
-        with translated_errors():
+        """Round-trip a trivial command, ended by the driver's own deadline.
+
+        The deadline is shorter than any readiness timeout, so PyMongo gives up
+        (and closes the socket it was connecting) before a caller cancels it: a
+        connect cancelled from outside leaves its socket open (PyMongo 4.20).
+        """
+        with translated_errors(), pymongo.timeout(PING_TIMEOUT_SECONDS):
             await self.database.command("ping")
 
     async def close(self) -> None:
