@@ -77,7 +77,7 @@ async def test_the_deadline_ends_the_call_whatever_the_retries_left(
     downstream: MisbehavingServer,
 ) -> None:
     settings = FAST.model_copy(
-        update={"retry_attempts": 20, "read_timeout_seconds": 0.4, "deadline_seconds": 1.0}
+        update={"retry_attempts": 20, "read_timeout_seconds": 0.4, "deadline_seconds": 2.0}
     )
     downstream.answer(then=HANGING)
     client = downstream_client(settings)
@@ -86,8 +86,10 @@ async def test_the_deadline_ends_the_call_whatever_the_retries_left(
     with pytest.raises(DownstreamUnavailableError):
         await client.get(f"{downstream.url}/slow")
 
-    assert time.monotonic() - began < 1.0 + 0.3
-    assert 1 < downstream.count() <= 3
+    # Twenty attempts would take 8 s at least: the call ended at the deadline, with
+    # room for a loaded machine's late wake-ups, after some attempts.
+    assert time.monotonic() - began < 2.0 + 1.0
+    assert 1 < downstream.count() <= 6
     await client.aclose()
 
 

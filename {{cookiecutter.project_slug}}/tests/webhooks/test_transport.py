@@ -26,7 +26,10 @@ from {{ cookiecutter.package_name }}.webhooks.transport import (
 )
 from tests.support.downstream import FAST, MisbehavingServer
 
-SETTINGS = FAST.model_copy(update={"retry_attempts": 1})
+# One attempt; timeouts no test here is about, long enough for a machine under load.
+SETTINGS = FAST.model_copy(
+    update={"retry_attempts": 1, "connect_timeout_seconds": 5.0, "read_timeout_seconds": 5.0}
+)
 # A public address (example.com's), only ever checked here: no test connects to it.
 PUBLIC = "93.184.215.14"
 

@@ -157,9 +157,10 @@ async def test_an_open_circuit_downstream_is_unavailable_with_its_retry_delay(
 async def test_an_expired_deadline_cancels_the_work_on_the_server(
     server: RunningServer, client: OrdersClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cancelled = asyncio.Event()
+    started, cancelled = asyncio.Event(), asyncio.Event()
 
     async def slow(order_id: UUID) -> None:
+        started.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
@@ -167,12 +168,14 @@ async def test_an_expired_deadline_cancels_the_work_on_the_server(
             raise
 
     monkeypatch.setattr(server.container.orders, "get", slow)
-    client.timeout = 0.2
+    # Long enough for the call to reach the handler on a loaded machine, far below 30 s.
+    client.timeout = 2.0
 
     with pytest.raises(aio.AioRpcError) as caught:
         await client.get_order(str(uuid4()))
 
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert started.is_set(), "the deadline expired before the call reached the handler"
     await asyncio.wait_for(cancelled.wait(), timeout=5)
 
 
