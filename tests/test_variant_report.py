@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -160,3 +162,42 @@ def test_a_variant_starts_from_the_cache_the_last_one_left(
     copied = second / mypy_cache.PROJECT_CACHE / "3.12" / "module.meta.json"
     assert copied.read_text() == "first"  # a copy: what the first does next is its own
     assert not (third / mypy_cache.PROJECT_CACHE).exists()  # never across Pythons
+
+
+def test_a_variant_waits_for_the_cache_the_first_one_is_warming(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
+    warming, waiting, late = (tmp_path / name for name in ("warming", "waiting", "late"))
+    for project in (warming, waiting, late):
+        project.mkdir()
+    mypy_cache.take(warming, "3.12")  # the first: starts cold, the others wait for it
+
+    def warm() -> None:
+        time.sleep(0.5)
+        (warming / mypy_cache.PROJECT_CACHE).mkdir()
+        (warming / mypy_cache.PROJECT_CACHE / "module.meta.json").write_text("warm")
+        mypy_cache.leave(warming, "3.12")
+
+    thread = threading.Thread(target=warm)
+    thread.start()
+    mypy_cache.take(waiting, "3.12", wait_seconds=30)
+    thread.join()
+
+    assert (waiting / mypy_cache.PROJECT_CACHE / "module.meta.json").read_text() == "warm"
+
+
+def test_a_variant_goes_on_cold_when_the_warming_one_never_leaves_its_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
+    died, waiting = tmp_path / "died", tmp_path / "waiting"
+    died.mkdir()
+    waiting.mkdir()
+    mypy_cache.take(died, "3.12")
+
+    began = time.monotonic()
+    mypy_cache.take(waiting, "3.12", wait_seconds=0.5)
+
+    assert time.monotonic() - began >= 0.5
+    assert not (waiting / mypy_cache.PROJECT_CACHE).exists()
