@@ -100,6 +100,9 @@ def servers_dir() -> Path:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Variants first, in the order they were generated (heaviest first): workers take
+    # tests in this order, so the quick ones fill the end of the run.
+    items.sort(key=lambda item: item.get_closest_marker("variant") is None)
     for item in items:
         marker = item.get_closest_marker("variant")
         if marker is not None:
