@@ -141,13 +141,23 @@ class Writer:
         self.lines.append(line)
 
 
+def projects_sharing_caches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *names: str
+) -> list[Path]:
+    """Empty project folders, one per name, whose variants share one run's mypy caches."""
+    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
+    projects = [tmp_path / name for name in names]
+    for project in projects:
+        project.mkdir()
+    return projects
+
+
 def test_a_variant_starts_from_the_cache_the_last_one_left(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
-    first, second, third = (tmp_path / name for name in ("first", "second", "third"))
-    for project in (first, second, third):
-        project.mkdir()
+    first, second, third = projects_sharing_caches(
+        tmp_path, monkeypatch, "first", "second", "third"
+    )
 
     mypy_cache.take(first, "3.12")  # nothing left yet: a cold start
     assert not (first / mypy_cache.PROJECT_CACHE).exists()
@@ -167,10 +177,7 @@ def test_a_variant_starts_from_the_cache_the_last_one_left(
 def test_a_variant_waits_for_the_cache_the_first_one_is_warming(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
-    warming, waiting, late = (tmp_path / name for name in ("warming", "waiting", "late"))
-    for project in (warming, waiting, late):
-        project.mkdir()
+    warming, waiting = projects_sharing_caches(tmp_path, monkeypatch, "warming", "waiting")
     mypy_cache.take(warming, "3.12")  # the first: starts cold, the others wait for it
 
     def warm() -> None:
@@ -190,10 +197,7 @@ def test_a_variant_waits_for_the_cache_the_first_one_is_warming(
 def test_a_variant_goes_on_cold_when_the_warming_one_never_leaves_its_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(mypy_cache.CACHES_DIR_VARIABLE, str(tmp_path / "caches"))
-    died, waiting = tmp_path / "died", tmp_path / "waiting"
-    died.mkdir()
-    waiting.mkdir()
+    died, waiting = projects_sharing_caches(tmp_path, monkeypatch, "died", "waiting")
     mypy_cache.take(died, "3.12")
 
     began = time.monotonic()
