@@ -10,13 +10,11 @@ whichever database, broker and auth mode the service uses.
 """
 
 import io
-import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import uuid4
 
 import pytest
-import structlog
 
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
@@ -27,6 +25,7 @@ from {{ cookiecutter.package_name }}.storage.port import Storage
 from {{ cookiecutter.package_name }}.storage.webhooks import WebhookStore
 from tests.support.access import Grant
 from tests.support.database import DatabaseServer
+from tests.support.service_logs import logging_restored
 from tests.support.tcp_proxy import TcpProxy
 
 pytest_plugins = [
@@ -93,17 +92,10 @@ def settings(database_settings: Settings) -> Settings:
 @pytest.fixture
 def service_log() -> Iterator[io.StringIO]:
     """What the service logs during the test, rendered as in production (JSON lines)."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    config = structlog.get_config()
     stream = io.StringIO()
-    configure_logging("DEBUG", "json", stream)
-    try:
+    with logging_restored():
+        configure_logging("DEBUG", "json", stream)
         yield stream
-    finally:
-        structlog.configure(**config)
-        root.handlers[:] = handlers
-        root.setLevel(level)
 @pytest.fixture
 async def storage(settings: Settings) -> AsyncIterator[Storage]:
     """The storage adapter on the run's database, closed after the test."""

@@ -32,6 +32,7 @@ from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableErro
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
 from {{ cookiecutter.package_name }}.storage.api_keys import ApiKeyStore
 from tests.support.api_keys import with_secret
+from tests.support.commands import CommandResult, run_command
 from tests.support.processes import environment_of, free_port
 from tests.support.tcp_proxy import TcpProxy
 
@@ -144,6 +145,7 @@ async def test_a_typo_is_refused_before_any_database_round_trip(
         with pytest.raises(ServiceUnavailableError):  # a well-formed key does reach the store
             await authenticator.authenticate(key)
     finally:
+        await proxy.restored(storage.ping)
         await storage.close()
 
 
@@ -304,15 +306,8 @@ async def test_last_used_at_is_written_once_per_interval(
 # The command line
 
 
-def run_cli(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "api-keys", *arguments],
-        env=os.environ | environment_of(settings),
-        capture_output=True,
-        check=False,
-        text=True,
-        timeout=60,
-    )
+def run_cli(settings: Settings, *arguments: str) -> CommandResult:
+    return run_command(settings, "api-keys", *arguments)
 
 
 async def test_the_cli_creates_lists_and_revokes_keys(

@@ -3,9 +3,6 @@
 How each API answers the same tokens is tested beside the API (``tests/api``).
 """
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +17,7 @@ from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator, issue_token
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
+from tests.support.commands import CommandResult, run_command
 from tests.support.jwt_tokens import (
     claims,
     hmac_signed,
@@ -29,7 +27,7 @@ from tests.support.jwt_tokens import (
     with_flipped_signature,
     with_payload,
 )
-from tests.support.processes import environment_of, start_serving
+from tests.support.processes import start_serving
 
 READ = frozenset({Permission.ORDERS_READ})
 TOO_SHORT = "too-short"
@@ -372,17 +370,8 @@ async def test_issued_tokens_carry_every_claim(token_settings: Settings) -> None
     assert issue_token(token_settings, "alice", []) != issue_token(token_settings, "alice", [])
 
 
-def issue_command(
-    settings: Settings, *arguments: str, **environment: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", "issue-token", *arguments],
-        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json", **environment},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+def issue_command(settings: Settings, *arguments: str, **environment: str) -> CommandResult:
+    return run_command(settings, "issue-token", *arguments, **environment)
 
 
 async def test_the_issue_token_command_prints_a_token_the_service_accepts(

@@ -1,9 +1,6 @@
 """The event commands, run as an operator runs them, against the real broker."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -20,18 +17,8 @@ from tests.messaging.conftest import EventPath
 from tests.messaging.orders import order_created
 from tests.messaging.receiving import Receiver, make_message
 from tests.support.broker import BrokerServer
-from tests.support.processes import environment_of, free_port
-
-
-def _command(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *arguments],
-        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+from tests.support.commands import run_command
+from tests.support.processes import free_port
 
 
 async def test_dead_letters_are_listed_then_replayed(
@@ -42,14 +29,14 @@ async def test_dead_letters_are_listed_then_replayed(
     receiver = Receiver(broker)
     await (await receiver.next()).dead_letter("MalformedEventError: the body is not JSON")
 
-    listed = _command(broker_settings, "dead-letters", "list")
+    listed = run_command(broker_settings, "dead-letters", "list")
     assert listed.returncode == 0, listed.stderr
     (letter,) = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (letter["id"], letter["key"]) == (poison.id, "order-7")
     assert "not JSON" in letter["error"]
     assert letter["origin"]
 
-    replayed = _command(broker_settings, "dead-letters", "replay", "--limit", "5")
+    replayed = run_command(broker_settings, "dead-letters", "replay", "--limit", "5")
     assert replayed.returncode == 0, replayed.stderr
     again = await receiver.next()
     assert again.message.id == poison.id
@@ -59,7 +46,7 @@ async def test_dead_letters_are_listed_then_replayed(
 
 
 def test_a_limit_below_one_is_refused(broker_settings: Settings) -> None:
-    result = _command(broker_settings, "dead-letters", "list", "--limit", "0")
+    result = run_command(broker_settings, "dead-letters", "list", "--limit", "0")
 
     assert result.returncode == 2
     assert "must be at least 1" in result.stderr
@@ -70,7 +57,7 @@ async def test_the_broker_gone_is_a_clear_error_not_a_traceback(
 ) -> None:
     unreachable = broker_server.through(broker_settings, free_port())
 
-    result = _command(unreachable, "dead-letters", "list")
+    result = run_command(unreachable, "dead-letters", "list")
 
     assert result.returncode == 1
     assert "command_failed" in result.stderr
@@ -79,7 +66,7 @@ async def test_the_broker_gone_is_a_clear_error_not_a_traceback(
 
 
 def test_asyncapi_writes_the_document_to_stdout(broker_settings: Settings) -> None:
-    result = _command(broker_settings, "asyncapi", "--output", "-")
+    result = run_command(broker_settings, "asyncapi", "--output", "-")
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == documented(broker_adapter())
@@ -101,7 +88,7 @@ async def test_purge_forgets_only_event_ids_past_the_retention(
         await uow.inbox.record(CONSUMER, stale, datetime.now(UTC) - timedelta(hours=200))
         await uow.commit()
 
-    result = _command(event_path.settings, "purge-processed-events")
+    result = run_command(event_path.settings, "purge-processed-events")
 
     assert result.returncode == 0, result.stderr
     logged = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]

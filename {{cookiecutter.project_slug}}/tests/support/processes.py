@@ -81,18 +81,6 @@ def start_command(command: str, settings: Settings, **environment: str) -> subpr
     )
 
 
-def run_command(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """``<package> <arguments>`` with ``settings``, to its end; its output captured."""
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *arguments],
-        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-
-
 class Process:
     """One service process, with its probe port."""
 
@@ -103,6 +91,7 @@ class Process:
         self.popen: subprocess.Popen[bytes] = start_command(command, settings, **ports)
         # Longer than a readiness check may take (2 s: a database that does not answer).
         self._probes = httpx.AsyncClient(timeout=5.0, limits=PROBE_LIMITS)
+        self._output: str | None = None
 
     async def get(self, path: str) -> httpx.Response | None:
         """The probe port's answer to ``GET path`` (``None`` while nothing listens)."""
@@ -120,19 +109,23 @@ class Process:
         """Poll ``/readyz`` until it answers ``status``, without blocking the event loop."""
 
         async def answers() -> bool:
-            assert self.popen.poll() is None, f"{self.command} exited"
+            if self.popen.poll() is not None:
+                output = await self.stop()
+                raise AssertionError(f"{self.command} exited {self.popen.returncode}:\n{output}")
             return await self.readiness() == status
 
         await eventually(answers, seconds=READY_SECONDS)
 
     async def stop(self) -> str:
-        """SIGTERM, then the process's output once it has exited.
+        """SIGTERM, then the process's output once it has exited (kept for a second call).
 
         Waited for in a thread: the test's event loop keeps running the proxy
         the process may still be talking through while it shuts down.
         """
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-        output, _ = await asyncio.to_thread(self.popen.communicate, timeout=30)
-        await self._probes.aclose()
-        return output.decode(errors="replace")
+        if self._output is None:
+            if self.popen.poll() is None:
+                self.popen.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.to_thread(self.popen.communicate, timeout=30)
+            await self._probes.aclose()
+            self._output = output.decode(errors="replace")
+        return self._output

@@ -6,8 +6,12 @@ to it through this proxy, and :meth:`TcpProxy.cut` severs every connection.
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Self
+
+from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from tests.support.waiting import eventually
 
 
 class TcpProxy:
@@ -46,6 +50,24 @@ class TcpProxy:
     def restore(self) -> None:
         """Accept and forward connections again."""
         self.accepting = True
+
+    async def restored(self, ping: Callable[[], Awaitable[None]]) -> None:
+        """Restore, then wait until ``ping`` (a storage's, a broker's) succeeds through the proxy.
+
+        For a test that closes its client after a cut: a client closed while it
+        reconnects cancels the connect in flight, and PyMongo (4.20) leaks the
+        socket of a connect cancelled from outside.
+        """
+        self.restore()
+
+        async def answers() -> bool:
+            try:
+                await ping()
+            except ServiceUnavailableError:
+                return False
+            return True
+
+        await eventually(answers, seconds=30)
 
     async def _handle(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter

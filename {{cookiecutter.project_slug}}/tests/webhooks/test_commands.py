@@ -9,9 +9,10 @@ from {{ cookiecutter.package_name }}.container import Container, build_container
 from {{ cookiecutter.package_name }}.domain.webhooks import DeliveryStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.webhooks.delivery import Outcome
+from tests.support.commands import run_command
 from tests.support.database import DatabaseServer
 from tests.support.downstream import FAILING, Answer, MisbehavingServer
-from tests.support.processes import Process, free_port, run_command
+from tests.support.processes import Process, free_port
 from tests.support.waiting import eventually
 from tests.support.webhooks import (
     FAST_DELIVERY,

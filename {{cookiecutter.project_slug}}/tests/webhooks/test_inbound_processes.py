@@ -1,10 +1,7 @@
 """Webhooks received by a running `serve` process; the purge of old ids, as operators run it."""
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -14,6 +11,7 @@ from pydantic import SecretStr
 from {{ cookiecutter.package_name }}.container import build_container
 from {{ cookiecutter.package_name }}.domain.orders import NewOrder, Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings, WebhookSourceSettings
+from tests.support.commands import run_command
 from tests.support.inbound_webhooks import (
     PAYMENTS,
     PAYMENTS_PATH,
@@ -22,18 +20,7 @@ from tests.support.inbound_webhooks import (
     payment,
     signed,
 )
-from tests.support.processes import environment_of, start_serving, wait_until_ready
-
-
-def _command(settings: Settings, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "{{ cookiecutter.package_name }}", *arguments],
-        env=os.environ | environment_of(settings) | {"LOG_FORMAT": "json"},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+from tests.support.processes import start_serving, wait_until_ready
 
 
 def test_serve_receives_webhooks_on_its_http_port(
@@ -81,7 +68,7 @@ async def test_purge_forgets_only_ids_past_the_retention(fresh_database_settings
             await uow.webhook_inbox.record(PAYMENTS, "msg_recent", now - timedelta(hours=719))
             await uow.commit()
 
-        result = _command(fresh_database_settings, "purge-received-webhooks")
+        result = run_command(fresh_database_settings, "purge-received-webhooks")
 
         assert result.returncode == 0, result.stderr
         logged = json_lines(result.stdout)

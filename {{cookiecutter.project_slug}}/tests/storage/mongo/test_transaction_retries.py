@@ -180,6 +180,7 @@ async def test_a_commit_whose_connection_failed_is_sent_again_not_the_unit_of_wo
             proxy.restore()
             await asyncio.wait_for(committing, timeout=15)
     finally:
+        await proxy.restored(storage.ping)
         await storage.close()
 
     direct = open_storage(database_settings)
@@ -202,6 +203,7 @@ async def test_a_commit_whose_outcome_stays_unknown_is_unavailability(
             with pytest.raises(ServiceUnavailableError):
                 await uow.commit()
     finally:
+        await proxy.restored(storage.ping)
         await storage.close()
 
     lines = [json.loads(line) for line in service_log.getvalue().splitlines()]
