@@ -1,5 +1,6 @@
 """What only the RabbitMQ adapter does: its queue's arguments, delivery limit and ack timeout."""
 
+import gc
 import time
 
 import aio_pika
@@ -12,6 +13,8 @@ from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.messaging.rabbitmq import RabbitMQBroker, topology
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.messaging.receiving import Receiver, make_message
+from tests.support.broker import BrokerServer
+from tests.support.processes import free_port
 
 
 def test_the_names_derive_from_the_namespace() -> None:
@@ -181,3 +184,22 @@ def test_a_malformed_url_is_refused_without_connecting(url: str, settings: Setti
     with pytest.raises(ValueError, match="BROKER_URL must look like amqp://") as refused:
         RabbitMQBroker.from_settings(settings.model_copy(update={"broker_url": url}))
     assert "secret" not in str(refused.value)
+
+
+async def test_a_connection_that_fails_to_open_is_closed(
+    broker_server: BrokerServer, broker_settings: Settings
+) -> None:
+    port = free_port()
+    async with open_broker(broker_server.through(broker_settings, port)) as unreachable:
+        with pytest.raises(ServiceUnavailableError):
+            await unreachable.ping()
+    gc.collect()  # aio-pika's connections are in reference cycles
+
+    left_open = [
+        connection
+        for connection in gc.get_objects()
+        if isinstance(connection, aio_pika.Connection)
+        and connection.url.port == port
+        and not connection.is_closed
+    ]
+    assert left_open == []

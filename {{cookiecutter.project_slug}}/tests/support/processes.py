@@ -32,7 +32,10 @@ def wait_until_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     with probe_client() as http:
         while time.monotonic() < deadline:
-            assert process.poll() is None, "the server exited during start-up"
+            if process.poll() is not None:
+                output = process.communicate(timeout=5)[0].decode(errors="replace")
+                message = f"the server exited {process.returncode} during start-up:\n{output}"
+                raise AssertionError(message)
             try:
                 if http.get(f"{base_url}/readyz", timeout=1).status_code == 200:
                     return

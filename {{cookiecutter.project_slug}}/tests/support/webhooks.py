@@ -23,13 +23,14 @@ from {{ cookiecutter.package_name }}.settings import DownstreamSettings
 from {{ cookiecutter.package_name }}.storage.webhooks import DeliveryFilter
 from tests.support.downstream import Received
 
-# Calls to endpoints that fail fast; the circuit opens after three failures and stays open.
+# One attempt per call; the circuit opens after three failures and stays open. The
+# timeouts leave room for a machine under load: no test waits one out but with its own.
 FAST_DELIVERY = DownstreamSettings(
-    connect_timeout_seconds=0.5,
-    read_timeout_seconds=1.0,
-    write_timeout_seconds=0.5,
-    pool_timeout_seconds=0.5,
-    deadline_seconds=2.0,
+    connect_timeout_seconds=2.0,
+    read_timeout_seconds=3.0,
+    write_timeout_seconds=2.0,
+    pool_timeout_seconds=2.0,
+    deadline_seconds=5.0,
     max_connections=8,
     retry_attempts=1,
     breaker_failure_threshold=3,
@@ -43,7 +44,7 @@ FAST_WEBHOOKS: dict[str, object] = {
     "webhooks_allow_private_addresses": True,
     "webhooks_delivery": FAST_DELIVERY,
     "webhooks_retry_schedule_seconds": (0.0, 0.2, 0.4),
-    "webhooks_deliver_lease_seconds": 3.0,
+    "webhooks_deliver_lease_seconds": 6.0,  # longer than a delivery's deadline, as it must be
     "webhooks_deliver_idle_seconds": 0.05,
     "webhooks_deliver_concurrency": 8,
 }

@@ -84,7 +84,7 @@ async def test_a_killed_worker_loses_nothing_another_takes_its_deliveries_after_
 async def test_sigterm_lets_the_attempt_in_hand_finish_and_serves_probes_until_then(
     webhook_settings: Settings, webhook_container: Container, receiver: MisbehavingServer
 ) -> None:
-    receiver.answer(Answer(delay_seconds=0.6))  # within the read timeout (1 s)
+    receiver.answer(Answer(delay_seconds=0.6))  # within the read timeout (3 s)
     endpoint = await subscribe(webhook_container, f"{receiver.url}/hooks")
     worker = Process("deliver", webhook_settings)
     await worker.wait_for_readiness(200)

@@ -35,6 +35,7 @@ from aio_pika.abc import (
     AbstractQueue,
     FieldValue,
 )
+from aio_pika.connection import make_url
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
@@ -130,6 +131,22 @@ def _unavailable_on_failure() -> Iterator[None]:
         yield
     except _FAILURES as exc:
         raise ServiceUnavailableError(DEPENDENCY) from exc
+
+
+async def _connect(url: str, seconds: float) -> AbstractConnection:
+    """A connection opened within ``seconds``; one that fails to open is closed here.
+
+    ``aio_pika.connect`` drops a connection that failed to open without closing
+    it, and its ``__del__`` then starts a close on whatever loop the garbage
+    collector happens to run beside (or on none, leaving a coroutine never awaited).
+    """
+    connection = aio_pika.Connection(make_url(url))
+    try:
+        await connection.connect(timeout=seconds)
+    except BaseException:
+        await connection.close()
+        raise
+    return connection
 
 
 def _text(value: object) -> str:
@@ -288,7 +305,7 @@ class RabbitMQBroker:
         async with self._lock:
             if self._connection is None or self._publisher is None or self._publisher.is_closed:
                 await self._disconnect()
-                connection = await aio_pika.connect(self._url, timeout=self._timeout)
+                connection = await _connect(self._url, self._timeout)
                 self._connection = connection
                 self._publisher = await connection.channel(on_return_raises=True)
                 await self._declare(self._publisher)
