@@ -96,6 +96,8 @@ def service_log() -> Iterator[io.StringIO]:
     with logging_restored():
         configure_logging("DEBUG", "json", stream)
         yield stream
+
+
 @pytest.fixture
 async def storage(settings: Settings) -> AsyncIterator[Storage]:
     """The storage adapter on the run's database, closed after the test."""

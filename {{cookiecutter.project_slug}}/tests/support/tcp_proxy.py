@@ -7,10 +7,11 @@ to it through this proxy, and :meth:`TcpProxy.cut` severs every connection.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from functools import partial
 from types import TracebackType
 from typing import Self
 
-from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
+from {{ cookiecutter.package_name }}.observability.health import answers
 from tests.support.waiting import eventually
 
 
@@ -59,15 +60,7 @@ class TcpProxy:
         socket of a connect cancelled from outside.
         """
         self.restore()
-
-        async def answers() -> bool:
-            try:
-                await ping()
-            except ServiceUnavailableError:
-                return False
-            return True
-
-        await eventually(answers, seconds=30)
+        await eventually(partial(answers, ping), seconds=30)
 
     async def _handle(
         self, client_reader: asyncio.StreamReader, client: asyncio.StreamWriter
