@@ -9,7 +9,9 @@ server, a channel and a client); every fixture and test below them is the same
 whichever database, broker and auth mode the service uses.
 """
 
+import asyncio
 import io
+import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from uuid import uuid4
@@ -38,6 +40,10 @@ pytest_plugins = [
 {%- endif %}
     "tests.fixtures.{{ 'no_auth' if cookiecutter.auth == 'none' else cookiecutter.auth }}",
 ]
+
+# Tests that spend a quota use per-minute limits and take well under this room.
+RATE_WINDOW_SECONDS = 60
+RATE_WINDOW_ROOM_SECONDS = 6
 
 
 @pytest.fixture
@@ -128,3 +134,16 @@ async def credentials(grant: Grant) -> Credentials | None:
 def customer_id() -> str:
     """A customer of this test alone, so listings are not disturbed by other tests."""
     return f"customer-{uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def one_rate_window() -> None:
+    """Start the test with room left in the rate limiter's current one-minute window.
+
+    The limiter (a sliding window counter) weighs the last window's count down
+    from the first instant of the next, which frees a call: a test that spends a
+    quota and expects the next call refused must not see a minute begin between them.
+    """
+    left = RATE_WINDOW_SECONDS - time.time() % RATE_WINDOW_SECONDS
+    if left < RATE_WINDOW_ROOM_SECONDS:
+        await asyncio.sleep(left)

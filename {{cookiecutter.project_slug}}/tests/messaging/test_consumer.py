@@ -225,6 +225,7 @@ async def test_a_stop_ends_a_hold_at_once_and_the_event_is_handled_later(
         async with asyncio.timeout(3):
             await running
         assert not _holding()
+        await proxy.restored(cut_off.storage.ping)
 
     # Back with the broker: the next consumer handles it once.
     receiver = Receiver(event_path.broker)

@@ -37,3 +37,17 @@ class DatabaseServer(Protocol):
     def revision_before(self, revision: str) -> str:
         """The migration that ``revision`` follows (``base`` for the first)."""
         ...
+
+
+def with_patient_transactions(settings: Settings) -> Settings:
+    """``settings`` whose units of work retry a lost race for as long as a slow machine needs.
+
+    For tests that start several writers of one record at once and expect each
+    loser to see the winner's outcome. On PostgreSQL a loser waits on the row
+    lock; on MongoDB, which fails at once a write to a document another
+    transaction is writing, it runs its unit again, and the default budget
+    (3 attempts, some 0.15 s) can run out under load: ``concurrent_modification``.
+    """
+    return settings.model_copy(
+        update={"transaction_retry_attempts": 20, "transaction_retry_timeout_seconds": 30.0}
+    )

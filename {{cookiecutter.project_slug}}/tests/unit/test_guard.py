@@ -121,6 +121,7 @@ async def test_a_refusal_logs_the_reason_but_never_the_secret(service_log: io.St
     assert "guessed-secret" not in service_log.getvalue()
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_a_missing_permission_is_denied_after_the_call_is_counted() -> None:
     limited = guard(KnownSecret(), per_caller="1/minute")
     reader = Credentials(CredentialScheme.BEARER, SECRET)
@@ -131,6 +132,7 @@ async def test_a_missing_permission_is_denied_after_the_call_is_counted() -> Non
         await limited.admit(reader, Permission.ORDERS_READ, "10.0.0.1")
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_failed_attempts_count_against_the_address() -> None:
     limited = guard(KnownSecret(), per_ip="2/minute")
     guess = Credentials(CredentialScheme.BEARER, "guess")
@@ -148,6 +150,7 @@ async def test_failed_attempts_count_against_the_address() -> None:
     assert admitted.principal.subject == "reader"
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_without_an_authenticator_everyone_may_everything_counted_per_address() -> None:
     open_guard = guard(None, per_ip="1/minute")
 

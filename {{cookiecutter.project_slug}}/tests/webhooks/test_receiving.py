@@ -20,6 +20,7 @@ from pydantic import SecretStr
 
 from {{ cookiecutter.package_name }}.domain.orders import OrderChanges, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings, WebhookSourceSettings
+from tests.support.database import with_patient_transactions
 from tests.support.inbound_webhooks import (
     OpenWebhookService,
     WebhookService,
@@ -125,13 +126,8 @@ async def test_an_order_already_as_the_message_asks_is_left_and_the_message_reco
 async def test_the_same_message_delivered_twice_at_once_applies_once(
     open_webhook_service: OpenWebhookService, settings: Settings
 ) -> None:
-    # The copies wait for the first one's unit of work to end, then find its id: on
-    # PostgreSQL on its lock; on MongoDB, which fails a write to a document another
-    # transaction is writing at once, by running theirs again, for as long as a slow
-    # machine needs (the default budget, 3 attempts, lasts some 0.15 s).
-    patient = with_source(settings).model_copy(
-        update={"transaction_retry_attempts": 20, "transaction_retry_timeout_seconds": 30.0}
-    )
+    # The copies wait for the first one's unit of work to end, then find its id.
+    patient = with_patient_transactions(with_source(settings))
     async with open_webhook_service(patient) as service:
         order = await service.place_order()
         body = payment(order.id)

@@ -54,6 +54,7 @@ def test_peer_address(peer: str, address: str) -> None:
     assert peer_address(peer) == address
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_a_call_beyond_the_quota_is_resource_exhausted(
     settings: Settings, grant: Grant
 ) -> None:

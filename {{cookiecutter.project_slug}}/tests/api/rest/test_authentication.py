@@ -6,6 +6,8 @@ live beside it (``test_jwt.py``, ``test_oauth2.py``, ``test_api_keys.py``).
 
 from uuid import uuid4
 
+import pytest
+
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -79,6 +81,7 @@ async def test_credentials_are_checked_before_the_body(settings: Settings) -> No
     assert response.status_code == 401
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_guessing_credentials_runs_into_the_per_ip_quota(
     settings: Settings, credentials: Credentials | None
 ) -> None:
@@ -91,6 +94,7 @@ async def test_guessing_credentials_runs_into_the_per_ip_quota(
     assert statuses == [401, 401, 401, 429]
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_quotas_are_counted_per_caller(settings: Settings, grant: Grant) -> None:
     limited = settings.model_copy(update={"rate_limit_per_caller": "2/minute"})
     first = await grant(*Permission, subject=f"first-{uuid4().hex[:8]}")

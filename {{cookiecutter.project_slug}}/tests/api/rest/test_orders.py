@@ -8,6 +8,9 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.database import with_patient_transactions
+
 ORDERS = "/v1/orders"
 
 
@@ -156,22 +159,28 @@ async def test_patch_with_stale_etag_is_412_and_changes_nothing(
     assert (await client.get(url)).json()["status"] == "confirmed"
 
 
-async def test_concurrent_patches_with_the_same_etag_let_exactly_one_win(
-    client: httpx.AsyncClient, customer_id: str
-) -> None:
-    created = await create(client, customer_id)
-    url = f"{ORDERS}/{created['id']}"
+class TestConcurrentPatches:
+    @pytest.fixture
+    def settings(self, settings: Settings) -> Settings:
+        """Each loser's unit of work runs until it sees the winner's version."""
+        return with_patient_transactions(settings)
 
-    responses = await asyncio.gather(
-        *(
-            client.patch(url, json={"status": status}, headers={"If-Match": '"v1"'})
-            for status in ("confirmed", "cancelled", "confirmed", "cancelled")
+    async def test_patches_with_the_same_etag_let_exactly_one_win(
+        self, client: httpx.AsyncClient, customer_id: str
+    ) -> None:
+        created = await create(client, customer_id)
+        url = f"{ORDERS}/{created['id']}"
+
+        responses = await asyncio.gather(
+            *(
+                client.patch(url, json={"status": status}, headers={"If-Match": '"v1"'})
+                for status in ("confirmed", "cancelled", "confirmed", "cancelled")
+            )
         )
-    )
 
-    codes = sorted(response.status_code for response in responses)
-    assert codes == [200, 412, 412, 412]
-    assert (await client.get(url)).json()["version"] == 2
+        codes = sorted(response.status_code for response in responses)
+        assert codes == [200, 412, 412, 412], [response.text for response in responses]
+        assert (await client.get(url)).json()["version"] == 2
 
 
 async def test_patch_rejects_a_forbidden_transition_with_409(

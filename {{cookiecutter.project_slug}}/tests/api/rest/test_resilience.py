@@ -1,6 +1,7 @@
 """Probes, outages and crashes: the API answers in its envelope, never with a trace."""
 
 from collections.abc import AsyncIterator
+from functools import partial
 from uuid import UUID
 
 import httpx
@@ -13,6 +14,7 @@ from {{ cookiecutter.package_name }}.resilience.errors import CircuitOpenError
 from {{ cookiecutter.package_name }}.settings import Settings
 from tests.support import access
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 
 
 async def test_liveness(client: httpx.AsyncClient) -> None:
@@ -29,10 +31,19 @@ async def test_readiness_checks_the_database(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
 
 
+async def is_ready(client: httpx.AsyncClient) -> bool:
+    return (await client.get("/readyz")).status_code == 200
+
+
 @pytest.fixture
 async def proxied_client(
     proxied_database: tuple[Settings, TcpProxy], credentials: Credentials | None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, TcpProxy]]:
+    """A client of the app whose database is behind the proxy, once the app is ready.
+
+    The proxied settings fail fast (a 1 s server selection on MongoDB), so a
+    request sent before the app's first connection is up may fail on a busy machine.
+    """
     settings, proxy = proxied_database
     app = create_app(settings.model_copy(update={"log_requests": False}))
     async with app.router.lifespan_context(app):
@@ -40,6 +51,7 @@ async def proxied_client(
         async with httpx.AsyncClient(
             transport=transport, base_url="http://testserver", headers=access.headers(credentials)
         ) as http:
+            await eventually(partial(is_ready, http))
             yield http, proxy
 
 
@@ -68,7 +80,7 @@ async def test_database_outage_is_503_and_recovers(
     assert ready.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
 
     proxy.restore()
-    assert (await client.get("/readyz")).status_code == 200
+    await eventually(partial(is_ready, client))
     after = await client.get(f"/v1/orders/{before.json()['id']}")
     assert after.status_code == 200
     listing = await client.get("/v1/orders", params={"customer_id": customer_id})

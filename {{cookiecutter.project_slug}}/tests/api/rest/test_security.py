@@ -61,6 +61,7 @@ async def test_admitted_calls_report_their_quota(
     assert 1 <= int(quota(first)["t"]) <= 60
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_a_call_beyond_the_quota_is_429_with_retry_after(
     settings: Settings, grant: Grant
 ) -> None:
@@ -93,6 +94,7 @@ def redis_settings(settings: Settings) -> Settings:
     )
 
 
+@pytest.mark.usefixtures("one_rate_window")
 async def test_replicas_share_their_counts_through_redis(
     redis_settings: Settings, grant: Grant
 ) -> None:
