@@ -21,6 +21,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_seconds(text: str) -> float:
+    """A duration in seconds above 0, for options such as ``--timeout``."""
+    value = float(text)
+    if not value > 0:  # also refuses nan
+        message = f"must be more than 0 seconds, not {text}"
+        raise argparse.ArgumentTypeError(message)
+    return value
+
+
 def add_scope_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     """``--scope``, required and repeatable, one of the service's permissions each time."""
     parser.add_argument(

@@ -191,6 +191,15 @@ class Migrator(Protocol):
         """The applied revision, or ``None`` on an empty database."""
         ...
 
+    async def pending(self) -> list[str]:
+        """The revisions this code knows and the database lacks, oldest first.
+
+        Empty also when the database is at a revision newer than this code
+        knows (a later release migrated it): code stays compatible with the
+        schema of the release after it.
+        """
+        ...
+
     async def revision(self, message: str) -> None:
         """Write a new migration for the schema changes made in code."""
         ...

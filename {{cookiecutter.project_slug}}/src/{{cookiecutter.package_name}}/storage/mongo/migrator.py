@@ -172,6 +172,11 @@ class MongoMigrator:
             latest = await self._database[VERSIONS].find_one(sort=[("version", DESCENDING)])
         return None if latest is None else str(latest["version"])
 
+    async def pending(self) -> list[str]:
+        """The known migrations not applied yet, oldest first."""
+        applied = await self._applied()
+        return [migration.version for migration in migrations() if migration.version not in applied]
+
     async def revision(self, message: str) -> None:
         """Write the next numbered, empty migration module, to be filled in by hand."""
         known = migrations()

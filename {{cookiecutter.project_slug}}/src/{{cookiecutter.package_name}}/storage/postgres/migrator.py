@@ -12,6 +12,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -80,6 +81,16 @@ class PostgresMigrator:
         with translated_errors():
             async with self._engine.connect() as connection:
                 return await connection.run_sync(read)
+
+    async def pending(self) -> list[str]:
+        """The revisions between the applied one and the head, oldest first."""
+        applied = await self.current()
+        script = ScriptDirectory.from_config(alembic_config())
+        try:
+            missing = [revision.revision for revision in script.iterate_revisions("heads", applied)]
+        except ResolutionError:  # applied by a newer release than this code
+            return []
+        return missing[::-1]
 
     async def close(self) -> None:
         """Release the connection."""
