@@ -18,6 +18,9 @@ from collections.abc import Mapping
 # Every broker shares the outbox, the relay, the consumer and their tests.
 _EVENT_PATHS = (
     "asyncapi.json",
+    "deploy/kubernetes/consume.yaml",
+    "deploy/kubernetes/purge-processed-events.yaml",
+    "deploy/kubernetes/relay.yaml",
     "src/{package}/application/customer_activity.py",
     "src/{package}/commands/events.py",
     "src/{package}/fulfilment",
@@ -54,6 +57,7 @@ def _broker(name: str) -> tuple[str, ...]:
 CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "api": {
         "rest": (
+            "deploy/kubernetes/api-rest.yaml",
             "openapi.json",
             "src/{package}/commands/rest.py",
             "src/{package}/api/rest",
@@ -62,6 +66,7 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         ),
         "grpc": (
             "buf.yaml",
+            "deploy/kubernetes/api-grpc.yaml",
             "proto",
             "src/{package}/api/grpc",
             "src/{package}/commands/grpc.py",
@@ -147,6 +152,8 @@ CHOICE_PATHS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 # A choice's file that every variant imports under one name: the post-generation hook
 # moves the selected one there once the unselected ones are gone.
 INSTALLED_AS: Mapping[str, str] = {
+    "deploy/kubernetes/api-grpc.yaml": "deploy/kubernetes/api.yaml",
+    "deploy/kubernetes/api-rest.yaml": "deploy/kubernetes/api.yaml",
     "src/{package}/api/rest/caller_api_key.py": "src/{package}/api/rest/caller.py",
     "src/{package}/api/rest/caller_bearer.py": "src/{package}/api/rest/caller.py",
     "src/{package}/api/rest/caller_none.py": "src/{package}/api/rest/caller.py",

@@ -21,17 +21,18 @@ from {{ cookiecutter.package_name }}.settings import ConfigurationError, get_set
 log = structlog.get_logger(__name__)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
-    subcommands = parser.add_subparsers(dest="command", required=True)
+def parser() -> argparse.ArgumentParser:
+    """Every command of the service, each with its arguments."""
+    command_line = argparse.ArgumentParser(prog="{{ cookiecutter.project_slug }}", description=__doc__)
+    subcommands = command_line.add_subparsers(dest="command", required=True)
     for module in pkgutil.iter_modules(commands.__path__):
         importlib.import_module(f"{commands.__name__}.{module.name}").register(subcommands)
-    return parser
+    return command_line
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run the command; exit 1 with a clear error on failure."""
-    arguments = _parser().parse_args(argv)
+    arguments = parser().parse_args(argv)
     try:
         settings = get_settings()
     except ValidationError as error:
