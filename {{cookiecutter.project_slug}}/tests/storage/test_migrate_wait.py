@@ -5,6 +5,7 @@ import json
 
 import pytest
 
+from {{ cookiecutter.package_name }}.commands import database
 from {{ cookiecutter.package_name }}.commands.database import wait_for_migrations
 from {{ cookiecutter.package_name }}.container import open_migrator
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -27,7 +28,10 @@ def test_it_returns_at_once_when_every_migration_is_applied(settings: Settings) 
     assert logged(result.stdout, "migrate_wait_done")["current"]
 
 
-async def test_it_returns_once_the_migration_job_has_run(empty_database_settings: Settings) -> None:
+async def test_it_returns_once_the_migration_job_has_run(
+    empty_database_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "WAIT_POLL_SECONDS", 0.1)
     async with (
         open_migrator(empty_database_settings) as init_container,
         open_migrator(empty_database_settings) as job,
