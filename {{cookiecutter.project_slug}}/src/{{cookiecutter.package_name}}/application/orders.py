@@ -56,10 +56,15 @@ async def _announce(uow: UnitOfWork, event: OrderEvent) -> None:
 
 @dataclass(frozen=True, slots=True)
 class IdempotencyKey:
-    """A client's idempotency key, scoped to the caller that sent it."""
+    """A client's idempotency key, scoped to the caller that sent it.
+
+    ``principal`` is the admitted caller's subject. Without authentication
+    (``auth=none``) every caller is the same anonymous one, so keys are global:
+    the gateway in front should make them unique (a UUID per operation).
+    """
 
     key: str
-    principal: str = "anonymous"
+    principal: str
 
     def scope(self, operation: str) -> str:
         """Keys are unique per caller and operation, not globally."""

@@ -54,6 +54,29 @@ async def test_a_caller_without_the_permission_is_denied(settings: Settings, gra
     assert error.reason == "PERMISSION_DENIED"
 
 
+async def test_an_idempotency_key_belongs_to_the_caller_that_sent_it(
+    settings: Settings, grant: Grant
+) -> None:
+    first = await grant(*Permission, subject=f"first-{uuid4().hex[:8]}")
+    second = await grant(*Permission, subject=f"second-{uuid4().hex[:8]}")
+    key = str(uuid4())
+    async with channel_to(settings) as channel:
+        mine = OrdersClient(channel, metadata=access.metadata(first))
+        theirs = OrdersClient(channel, metadata=access.metadata(second))
+        placed = await mine.create_order(new_order("scoped"), idempotency_key=key)
+        same_key = await theirs.create_order(new_order("scoped"), idempotency_key=key)
+        other_order = details_of(
+            await failure(
+                theirs.create_order(new_order("scoped", currency="USD"), idempotency_key=key)
+            )
+        )
+        retried = await mine.create_order(new_order("scoped"), idempotency_key=key)
+
+    assert same_key.id != placed.id
+    assert other_order.reason == "IDEMPOTENCY_KEY_REUSED"  # the second caller's own key
+    assert retried == placed
+
+
 async def test_webhook_endpoints_need_webhooks_manage(settings: Settings, grant: Grant) -> None:
     orders_only = await grant(
         Permission.ORDERS_READ, Permission.ORDERS_WRITE, subject=f"orders-{uuid4().hex[:8]}"

@@ -110,6 +110,29 @@ async def test_quotas_are_counted_per_caller(settings: Settings, grant: Grant) -
     assert other.status_code == 200
 
 
+async def test_an_idempotency_key_belongs_to_the_caller_that_sent_it(
+    settings: Settings, grant: Grant
+) -> None:
+    first = access.headers(await grant(*Permission, subject=f"first-{uuid4().hex[:8]}"))
+    second = access.headers(await grant(*Permission, subject=f"second-{uuid4().hex[:8]}"))
+    key = {"Idempotency-Key": f"order-{uuid4()}"}
+    async with client_of(settings) as client:
+        placed = await client.post("/v1/orders", json=ORDER, headers=first | key)
+        same_key = await client.post("/v1/orders", json=ORDER, headers=second | key)
+        other_body = await client.post(
+            "/v1/orders", json=ORDER | {"currency": "USD"}, headers=second | key
+        )
+        retried = await client.post("/v1/orders", json=ORDER, headers=first | key)
+
+    assert (placed.status_code, same_key.status_code) == (201, 201)
+    assert "idempotent-replayed" not in same_key.headers
+    assert same_key.json()["id"] != placed.json()["id"]
+    # The second caller's own key now, reused with another body.
+    assert other_body.json()["error"]["code"] == "idempotency_key_reused"
+    assert retried.headers["idempotent-replayed"] == "true"
+    assert retried.json() == placed.json()
+
+
 async def test_webhook_endpoints_need_webhooks_manage(settings: Settings, grant: Grant) -> None:
     orders_only = await grant(
         Permission.ORDERS_READ, Permission.ORDERS_WRITE, subject=f"orders-{uuid4().hex[:8]}"

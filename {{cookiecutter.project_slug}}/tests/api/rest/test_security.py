@@ -81,6 +81,22 @@ async def test_a_call_beyond_the_quota_is_429_with_retry_after(
     assert refused.headers["RateLimit-Policy"].endswith(";q=2;w=60")
 
 
+@pytest.mark.usefixtures("one_rate_window")
+async def test_a_create_is_admitted_and_counted_once(settings: Settings, grant: Grant) -> None:
+    # The route names its guard twice (its permission, and the caller its key belongs to).
+    limited = settings.model_copy(
+        update={"rate_limit_per_caller": "5/minute", "rate_limit_per_ip": "5/minute"}
+    )
+    caller = await grant(*Permission, subject=f"caller-{uuid4().hex[:8]}")
+    async with client_of(limited, access.headers(caller), address="192.0.2.10") as client:
+        created = await client.post(
+            "/v1/orders", json=ORDER, headers={"Idempotency-Key": str(uuid4())}
+        )
+
+    assert created.status_code == 201
+    assert quota(created)["r"] == "4"
+
+
 @pytest.fixture
 def redis_settings(settings: Settings) -> Settings:
     """Settings that count in the test Redis, under a key prefix of this test alone."""

@@ -134,7 +134,7 @@ async def test_a_create_that_loses_races_is_run_again_and_places_one_order(
     await fail_order_inserts(database, sqlstate, times=2)
     before = retries("orders.create")
 
-    created = await service.create(NEW_ORDER, IdempotencyKey("key-retried"))
+    created = await service.create(NEW_ORDER, IdempotencyKey("key-retried", "tests"))
 
     assert await attempts(database) == 3
     assert retries("orders.create") == before + 2
@@ -142,7 +142,7 @@ async def test_a_create_that_loses_races_is_run_again_and_places_one_order(
     assert await rows(database, "idempotency_keys") == 1
     if HAS_OUTBOX:
         assert await rows(database, "outbox") == 1
-    replay = await service.create(NEW_ORDER, IdempotencyKey("key-retried"))
+    replay = await service.create(NEW_ORDER, IdempotencyKey("key-retried", "tests"))
     assert replay.replayed
     assert replay.order.id == created.order.id
 
@@ -153,7 +153,7 @@ async def test_retries_stop_at_the_bound_with_nothing_written(
     await fail_order_inserts(database, "40001", times=1000)
 
     with pytest.raises(ConcurrentModificationError) as raised:
-        await service.create(NEW_ORDER, IdempotencyKey("key-exhausted"))
+        await service.create(NEW_ORDER, IdempotencyKey("key-exhausted", "tests"))
 
     assert raised.value.code == "concurrent_modification"
     assert await attempts(database) == POLICY.attempts

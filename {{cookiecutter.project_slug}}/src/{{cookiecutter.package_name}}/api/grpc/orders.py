@@ -9,6 +9,7 @@ from typing import override
 
 from {{ cookiecutter.package_name }}.api.grpc import messages
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import Context, metadata_value
+from {{ cookiecutter.package_name }}.api.grpc.security import CALLER
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey, OrderService
 from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
@@ -20,7 +21,10 @@ _KEY = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def idempotency_key(context: Context) -> IdempotencyKey | None:
-    """The caller's ``idempotency-key`` metadata entry, as the REST header's rules read it."""
+    """The caller's ``idempotency-key`` metadata entry, as the REST header's rules read it.
+
+    Scoped to the caller the guard admitted: another caller's key is another key.
+    """
     raw = metadata_value(context, IDEMPOTENCY_KEY)
     if raw is None:
         return None
@@ -29,7 +33,7 @@ def idempotency_key(context: Context) -> IdempotencyKey | None:
             "The idempotency-key metadata is not valid.",
             FieldViolation(IDEMPOTENCY_KEY, "Use 1 to 255 visible ASCII characters."),
         )
-    return IdempotencyKey(raw)
+    return IdempotencyKey(raw, CALLER.get().subject)
 
 
 class OrdersServicer(orders_pb2_grpc.OrdersServiceServicer):

@@ -6,6 +6,7 @@ load balancers and tools call them without credentials.
 """
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, cast
 
 import grpc
@@ -16,7 +17,7 @@ from grpc_reflection.v1alpha import reflection
 from {{ cookiecutter.package_name }}.api.grpc.interceptors import Behavior, Context, Continuation, metadata_value
 from {{ cookiecutter.package_name }}.auth.credentials import API_KEY_HEADER, extract_credentials
 from {{ cookiecutter.package_name }}.auth.guard import Guard
-from {{ cookiecutter.package_name }}.auth.principal import Permission
+from {{ cookiecutter.package_name }}.auth.principal import Permission, Principal
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.webhooks.v1 import webhooks_pb2
@@ -36,6 +37,8 @@ METHOD_PERMISSIONS: Mapping[str, Permission] = {
 }
 OPEN_SERVICES = frozenset({health.SERVICE_NAME, reflection.SERVICE_NAME})
 _API_KEY_METADATA = API_KEY_HEADER.lower()
+# The caller the guard admitted, for the handler of the call it admitted.
+CALLER: ContextVar[Principal] = ContextVar("caller")
 UNLISTED_METHOD = ServiceError(
     ErrorKind.PERMISSION_DENIED, "permission_denied", "This method is not open to any caller."
 )
@@ -88,8 +91,14 @@ class GuardInterceptor(aio.ServerInterceptor):
             credentials = extract_credentials(
                 metadata_value(context, "authorization"), metadata_value(context, _API_KEY_METADATA)
             )
-            await self._guard.admit(credentials, permission, peer_address(context.peer()))
-            return await behavior(request, context)
+            admission = await self._guard.admit(
+                credentials, permission, peer_address(context.peer())
+            )
+            admitted_as = CALLER.set(admission.principal)
+            try:
+                return await behavior(request, context)
+            finally:
+                CALLER.reset(admitted_as)
 
         return grpc.unary_unary_rpc_method_handler(
             admitted,
