@@ -8,6 +8,7 @@ every connection, since DNS can change). Deliveries that failed for good are
 listed here and replayed on request, with the ``webhook-id`` they always had.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -24,6 +25,7 @@ from {{ cookiecutter.package_name }}.domain.errors import (
     ValidationFailedError,
 )
 from {{ cookiecutter.package_name }}.domain.webhooks import (
+    DESCRIPTION_PATTERN,
     EVENT_TYPES,
     MAX_DESCRIPTION_LENGTH,
     MAX_URL_LENGTH,
@@ -44,6 +46,7 @@ MAX_DISABLED_REASON_LENGTH = 500
 # How many failed deliveries one replay request makes pending again; call again for more.
 MAX_REPLAY_BATCH = 1000
 _UPDATE_ATTEMPTS = 5
+_DESCRIPTION = re.compile(DESCRIPTION_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +81,15 @@ def _check_fields(
                 f"use some of {', '.join(sorted(EVENT_TYPES))} (none: all of them).",
             )
         )
-    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+    if description is not None and (
+        len(description) > MAX_DESCRIPTION_LENGTH or _DESCRIPTION.fullmatch(description) is None
+    ):
         found.append(
-            FieldViolation("description", f"Use at most {MAX_DESCRIPTION_LENGTH} characters.")
+            FieldViolation(
+                "description",
+                f"Use at most {MAX_DESCRIPTION_LENGTH} characters, with no control character"
+                " but tabs and line breaks.",
+            )
         )
     return found
 
@@ -171,10 +180,15 @@ class WebhookEndpointService:
                 violations.append(
                     FieldViolation("disabled_reason", "Send it with the status disabled.")
                 )
-            if not 1 <= len(changes.disabled_reason) <= MAX_DISABLED_REASON_LENGTH:
+            reason = changes.disabled_reason
+            if not 1 <= len(reason) <= MAX_DISABLED_REASON_LENGTH or not _DESCRIPTION.fullmatch(
+                reason
+            ):
                 violations.append(
                     FieldViolation(
-                        "disabled_reason", f"Use 1 to {MAX_DISABLED_REASON_LENGTH} characters."
+                        "disabled_reason",
+                        f"Use 1 to {MAX_DISABLED_REASON_LENGTH} characters, with no control"
+                        " character but tabs and line breaks.",
                     )
                 )
         if violations:

@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Self
 from uuid import UUID
 
@@ -33,15 +33,18 @@ class Cursor:
         try:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
             created_at, identifier = json.loads(raw)
-            cursor = cls(datetime.fromisoformat(created_at), UUID(identifier))
-        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
-            raise MalformedRequestError(
-                "The page cursor is not valid.",
-                FieldViolation(field, "Use the cursor returned by the previous page."),
-            ) from error
-        if cursor.created_at.tzinfo is None:
-            raise MalformedRequestError(
-                "The page cursor is not valid.",
-                FieldViolation(field, "Use the cursor returned by the previous page."),
-            )
+            moment = datetime.fromisoformat(created_at)
+            # In UTC, as stored: a time whose offset takes it past year 1 or 9999 fails here.
+            cursor = cls(moment.astimezone(UTC), UUID(identifier)) if moment.tzinfo else None
+        except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as error:
+            raise _malformed(field) from error
+        if cursor is None:
+            raise _malformed(field)
         return cursor
+
+
+def _malformed(field: str) -> MalformedRequestError:
+    return MalformedRequestError(
+        "The page cursor is not valid.",
+        FieldViolation(field, "Use the cursor returned by the previous page."),
+    )

@@ -15,6 +15,8 @@ MAX_LINES = 100
 MAX_QUANTITY = 10_000
 MAX_UNIT_PRICE_MINOR = 100_000_000
 MAX_CUSTOMER_ID_LENGTH = 64
+# No control character (C0, DEL, C1): NUL, for one, is refused by PostgreSQL's text.
+CUSTOMER_ID_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]+$"
 MAX_SKU_LENGTH = 64
 SKU_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"

@@ -24,6 +24,8 @@ SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix every secret has, not a secr
 SECRET_BYTES = 32
 MAX_URL_LENGTH = 2048
 MAX_DESCRIPTION_LENGTH = 500
+# Free text: tabs and line breaks, and no other control character.
+DESCRIPTION_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 # What an endpoint may subscribe to: every kind of order event.
 EVENT_TYPES = frozenset(event_type.value for event_type in OrderEventType)
 

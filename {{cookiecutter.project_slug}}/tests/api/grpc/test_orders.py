@@ -11,6 +11,7 @@ from grpc import aio
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from tests.api.grpc.calls import details_of, new_order
+from tests.support import cursors
 
 DOMAIN = "{{ cookiecutter.project_slug }}"
 
@@ -75,6 +76,13 @@ async def test_invalid_create_names_every_bad_field(client: OrdersClient) -> Non
         "order.lines[0].quantity",
         "order.lines[0].unit_price_minor",
     }
+
+
+async def test_a_customer_id_with_a_control_character_is_invalid(client: OrdersClient) -> None:
+    error = details_of(await failure(client.create_order(new_order("c\x00d"))))
+
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error.violations) == {"order.customer_id"}
 
 
 async def test_create_without_lines_is_invalid(client: OrdersClient, customer_id: str) -> None:
@@ -335,6 +343,9 @@ class TestListing:
             ({"page_token": "W10"}, "page_token", "MALFORMED_REQUEST"),
             ({"status": 99}, "status", "VALIDATION_FAILED"),
             ({"customer_id": "c" * 65}, "customer_id", "VALIDATION_FAILED"),
+            ({"customer_id": "c\x00d"}, "customer_id", "VALIDATION_FAILED"),
+            ({"page_token": cursors.BEFORE_YEAR_ONE}, "page_token", "MALFORMED_REQUEST"),
+            ({"page_token": cursors.AFTER_YEAR_9999}, "page_token", "MALFORMED_REQUEST"),
         ],
     )
     async def test_bad_paging_and_filters_are_invalid(

@@ -169,6 +169,13 @@ async def test_invalid_create_names_the_fields(caller: Caller) -> None:
     }
 
 
+async def test_a_description_with_a_control_character_is_invalid(caller: Caller) -> None:
+    error = await refusal(caller.create(description="a\x00b"))
+
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error.violations) == {"endpoint.description"}
+
+
 async def test_refused_destinations_are_invalid_and_nothing_is_stored(
     fresh_database_settings: Settings, credentials: Credentials | None
 ) -> None:

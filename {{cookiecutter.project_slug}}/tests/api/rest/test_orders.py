@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support import cursors
 from tests.support.database import with_patient_transactions
 
 ORDERS = "/v1/orders"
@@ -94,6 +95,8 @@ async def test_get_with_malformed_id_is_422_with_field(client: httpx.AsyncClient
         ({"lines": [{"sku": "A", "quantity": 0, "unit_price_minor": 1}]}, "lines[0].quantity"),
         ({"lines": [{"sku": "", "quantity": 1, "unit_price_minor": 1}]}, "lines[0].sku"),
         ({"customer_id": ""}, "customer_id"),
+        ({"customer_id": "c\x00d"}, "customer_id"),
+        ({"customer_id": "c\nd"}, "customer_id"),
         ({"unexpected": True}, "unexpected"),
     ],
 )
@@ -356,7 +359,11 @@ class TestListing:
             ({"limit": 101}, 422, "limit"),
             ({"offset": -1}, 422, "offset"),
             ({"status": "lost"}, 422, "status"),
+            ({"customer_id": "c\x00d"}, 422, "customer_id"),
             ({"cursor": "not-a-cursor"}, 400, "cursor"),
+            ({"cursor": cursors.BEFORE_YEAR_ONE}, 400, "cursor"),
+            ({"cursor": cursors.AFTER_YEAR_9999}, 400, "cursor"),
+            ({"cursor": cursors.WITHOUT_OFFSET}, 400, "cursor"),
             ({"cursor": "W10"}, 400, "cursor"),
             ({"offset": 0, "cursor": "abc"}, 400, "cursor"),
         ],

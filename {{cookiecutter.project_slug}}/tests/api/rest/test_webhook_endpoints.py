@@ -140,6 +140,7 @@ async def test_event_types_default_to_all_of_them(client: httpx.AsyncClient) -> 
         ({"url": ""}, "url"),
         ({"url": "https://1.1.1.1/" + "a" * 2048}, "url"),
         ({"description": "d" * 501}, "description"),
+        ({"description": "a\x00b"}, "description"),
         ({"secret": "whsec_bXlvd24="}, "secret"),
     ],
 )

@@ -13,6 +13,7 @@ from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ValidationFailedError
 from {{ cookiecutter.package_name }}.domain.orders import (
     CURRENCY_PATTERN,
+    CUSTOMER_ID_PATTERN,
     MAX_CUSTOMER_ID_LENGTH,
     MAX_LINES,
     MAX_QUANTITY,
@@ -32,6 +33,7 @@ UPDATABLE_FIELDS = ("status", "lines")
 
 _SKU = re.compile(SKU_PATTERN)
 _CURRENCY = re.compile(CURRENCY_PATTERN)
+_CUSTOMER_ID = re.compile(CUSTOMER_ID_PATTERN)
 
 STATUS_TO_WIRE: dict[OrderStatus, orders_pb2.OrderStatus.ValueType] = {
     OrderStatus.PENDING: orders_pb2.ORDER_STATUS_PENDING,
@@ -115,9 +117,9 @@ def _lines(
 
 def _customer_id(value: str, field: str, violations: _Violations) -> None:
     violations.check(
-        1 <= len(value) <= MAX_CUSTOMER_ID_LENGTH,
+        len(value) <= MAX_CUSTOMER_ID_LENGTH and _CUSTOMER_ID.fullmatch(value) is not None,
         field,
-        f"Use 1 to {MAX_CUSTOMER_ID_LENGTH} characters.",
+        f"Use 1 to {MAX_CUSTOMER_ID_LENGTH} printable characters.",
     )
 
 

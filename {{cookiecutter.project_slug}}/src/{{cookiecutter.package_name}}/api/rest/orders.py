@@ -24,7 +24,13 @@ from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_
 from {{ cookiecutter.package_name }}.auth.principal import Permission, Principal
 from {{ cookiecutter.package_name }}.domain.cursor import Cursor
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
-from {{ cookiecutter.package_name }}.domain.orders import NewOrder, OrderChanges, OrderStatus
+from {{ cookiecutter.package_name }}.domain.orders import (
+    CUSTOMER_ID_PATTERN,
+    MAX_CUSTOMER_ID_LENGTH,
+    NewOrder,
+    OrderChanges,
+    OrderStatus,
+)
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter
 
 router = APIRouter(prefix="/v1/orders", tags=["orders"], responses=ERROR_RESPONSES)
@@ -102,7 +108,10 @@ async def list_orders(
         str | None, Query(description="Cursor paging: `next_cursor` of the previous page.")
     ] = None,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
-    customer_id: Annotated[str | None, Query(max_length=64)] = None,
+    customer_id: Annotated[
+        str | None,
+        Query(max_length=MAX_CUSTOMER_ID_LENGTH, pattern=CUSTOMER_ID_PATTERN),
+    ] = None,
 ) -> OrderPage:
     """List orders, newest first: by cursor (default) or, with ``offset``, by position."""
     order_filter = OrderFilter(status=order_status, customer_id=customer_id)

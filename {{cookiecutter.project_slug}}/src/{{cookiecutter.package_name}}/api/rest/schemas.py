@@ -8,6 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from {{ cookiecutter.package_name }}.domain.orders import (
     CURRENCY_PATTERN,
+    CUSTOMER_ID_PATTERN,
     MAX_CUSTOMER_ID_LENGTH,
     MAX_LINES,
     MAX_QUANTITY,
@@ -20,6 +21,15 @@ from {{ cookiecutter.package_name }}.domain.orders import (
 )
 
 Sku = Annotated[str, Field(min_length=1, max_length=MAX_SKU_LENGTH, pattern=SKU_PATTERN)]
+CustomerId = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=MAX_CUSTOMER_ID_LENGTH,
+        pattern=CUSTOMER_ID_PATTERN,
+        description="The customer's own identifier: printable text.",
+    ),
+]
 
 
 class _Strict(BaseModel):
@@ -43,7 +53,7 @@ class OrderLineIn(_Strict):
 class OrderCreate(_Strict):
     """Body of ``POST /v1/orders``."""
 
-    customer_id: str = Field(min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH)
+    customer_id: CustomerId
     currency: str = Field(pattern=CURRENCY_PATTERN, description="ISO 4217 code.")
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
 

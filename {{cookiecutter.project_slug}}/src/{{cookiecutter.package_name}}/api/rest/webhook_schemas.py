@@ -19,6 +19,7 @@ from {{ cookiecutter.package_name }}.application.webhook_endpoints import (
 from {{ cookiecutter.package_name }}.domain.clock import utc_now
 from {{ cookiecutter.package_name }}.domain.events import OrderEventType
 from {{ cookiecutter.package_name }}.domain.webhooks import (
+    DESCRIPTION_PATTERN,
     MAX_DESCRIPTION_LENGTH,
     MAX_URL_LENGTH,
     DeliveryAttempt,
@@ -50,7 +51,9 @@ class WebhookEndpointCreate(_Strict):
     event_types: list[OrderEventType] = Field(
         default=[], max_length=len(OrderEventType), description=_EVENT_TYPES_HELP
     )
-    description: str = Field(default="", max_length=MAX_DESCRIPTION_LENGTH)
+    description: str = Field(
+        default="", max_length=MAX_DESCRIPTION_LENGTH, pattern=DESCRIPTION_PATTERN
+    )
 
 
 class WebhookEndpointPatch(_Strict):
@@ -60,7 +63,9 @@ class WebhookEndpointPatch(_Strict):
     event_types: list[OrderEventType] | None = Field(
         default=None, max_length=len(OrderEventType), description=_EVENT_TYPES_HELP
     )
-    description: str | None = Field(default=None, max_length=MAX_DESCRIPTION_LENGTH)
+    description: str | None = Field(
+        default=None, max_length=MAX_DESCRIPTION_LENGTH, pattern=DESCRIPTION_PATTERN
+    )
     status: EndpointStatus | None = Field(
         default=None, description="`disabled` stops deliveries; `active` resumes them."
     )
@@ -68,6 +73,7 @@ class WebhookEndpointPatch(_Strict):
         default=None,
         min_length=1,
         max_length=MAX_DISABLED_REASON_LENGTH,
+        pattern=DESCRIPTION_PATTERN,
         description="Why the endpoint is disabled; only with `status: disabled`.",
     )
 
