@@ -8,10 +8,13 @@ the rotation). The REST API and the HTTP probe port both answer with these.
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+import structlog
 from starlette.responses import JSONResponse
 
 from {{ cookiecutter.package_name }}.domain.errors import ServiceUnavailableError
 from {{ cookiecutter.package_name }}.storage.port import Storage
+
+log = structlog.get_logger(__name__)
 
 READINESS_TIMEOUT_SECONDS = 2.0
 
@@ -20,11 +23,19 @@ type Check = Callable[[], Awaitable[bool]]
 
 
 async def answers(ping: Callable[[], Awaitable[None]]) -> bool:
-    """Whether ``ping`` (a database's, a broker's) succeeds within the readiness timeout."""
+    """Whether ``ping`` (a database's, a broker's) succeeds within the readiness timeout.
+
+    Any failure is a no: an unexpected one (a driver's surprise) is logged with
+    its traceback, and readiness still answers 503, never 500, and the gRPC
+    health reporter checks again.
+    """
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
             await ping()
     except (ServiceUnavailableError, TimeoutError):
+        return False
+    except Exception:
+        log.exception("readiness_check_failed")
         return False
     return True
 

@@ -78,6 +78,18 @@ async def test_side_port_probes_and_metrics(server: RunningServer, client: Order
     assert "grpc_server_handling_seconds_bucket" in metrics.text
 
 
+async def test_an_unexpected_database_error_is_not_serving_and_the_checks_go_on(
+    server: RunningServer, channel: aio.Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def surprise() -> None:
+        raise RuntimeError("a driver's surprise")
+
+    monkeypatch.setattr(server.container.storage, "ping", surprise)
+    await eventually_serving(channel, NOT_SERVING)
+    monkeypatch.undo()
+    await eventually_serving(channel, SERVING)
+
+
 @pytest.fixture
 async def proxied_server(
     proxied_database: tuple[Settings, TcpProxy],

@@ -1,5 +1,6 @@
 """Probes, outages and crashes: the API answers in its envelope, never with a trace."""
 
+import io
 from collections.abc import AsyncIterator
 from functools import partial
 from uuid import UUID
@@ -29,6 +30,24 @@ async def test_readiness_checks_the_database(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "checks": {"database": "ok"}}
+
+
+async def test_an_unexpected_failure_of_a_check_is_503_and_logged(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+    service_log: io.StringIO,
+) -> None:
+    async def surprise() -> None:
+        raise RuntimeError("a driver's surprise")
+
+    monkeypatch.setattr(app.state.container.storage, "ping", surprise)
+    response = await client.get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "checks": {"database": "unavailable"}}
+    assert "readiness_check_failed" in service_log.getvalue()
+    assert "a driver's surprise" in service_log.getvalue()
 
 
 async def is_ready(client: httpx.AsyncClient) -> bool:
