@@ -130,6 +130,22 @@ async def test_unknown_route_and_method_use_the_envelope(client: httpx.AsyncClie
     assert error_of(wrong_method)["code"] == "method_not_allowed"
 
 
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        (ORDERS, "GET, POST"),
+        (f"{ORDERS}/00000000-0000-4000-8000-000000000000", "DELETE, GET, PATCH"),
+    ],
+)
+async def test_a_method_not_allowed_lists_every_method_of_the_resource(
+    client: httpx.AsyncClient, path: str, allowed: str
+) -> None:
+    response = await client.options(path)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+
+
 async def test_patch_changes_status_and_bumps_version(
     client: httpx.AsyncClient, customer_id: str
 ) -> None:

@@ -15,6 +15,7 @@ from {{ cookiecutter.package_name }}.settings import Settings, get_settings
 
 DISTRIBUTION = "{{ cookiecutter.project_slug }}"
 TITLE = "{{ cookiecutter.project_name }}"
+ROUTERS = (probes.router, orders.router, inbound_webhooks.router, webhook_endpoints.router)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,11 +34,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=metadata(DISTRIBUTION)["Version"],
         lifespan=lifespan,
     )
-    app.include_router(probes.router)
-    app.include_router(orders.router)
-    app.include_router(inbound_webhooks.router)
-    app.include_router(webhook_endpoints.router)
-    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    install_error_handlers(app, ROUTERS)
     app.add_middleware(RequestContextMiddleware, log_requests=settings.log_requests)
     return app
 

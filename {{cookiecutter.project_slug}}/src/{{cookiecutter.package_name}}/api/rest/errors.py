@@ -1,12 +1,14 @@
 """Every error leaves as the one envelope, with the status its kind maps to."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Route
 
 from {{ cookiecutter.package_name }}.api.envelope import HTTP_STATUS, error_response, retry_after_headers
 from {{ cookiecutter.package_name }}.api.rest.caller import FAILURE_RESPONSES
@@ -91,14 +93,40 @@ def _validation_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(422, "validation_failed", "The request is not valid.", details)
 
 
-def _http_error(_: Request, error: Exception) -> JSONResponse:
+class MethodsByPath:
+    """Which methods the app serves at a path, for the ``Allow`` header of a 405.
+
+    A resource's methods are separate routes, and Starlette names only those of
+    the first route whose path matched; RFC 9110 wants every one.
+    """
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        self._routes = [
+            (route.path_regex, route.methods or set())
+            for route in routes
+            if isinstance(route, Route)
+        ]
+
+    def at(self, path: str) -> str:
+        """The methods served at ``path``, as the ``Allow`` header lists them."""
+        served = {
+            method for pattern, methods in self._routes if pattern.match(path) for method in methods
+        }
+        return ", ".join(sorted(served))
+
+
+def _http_error(served: MethodsByPath, request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)  # noqa: S101 - registered for it only
     code = _HTTP_CODES.get(error.status_code, "http_error")
-    return error_response(error.status_code, code, str(error.detail), headers=error.headers)
+    headers = dict(error.headers or {})
+    if error.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = served.at(request.url.path)
+    return error_response(error.status_code, code, str(error.detail), headers=headers)
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     """Map every handled failure to the envelope (unhandled ones: see middleware)."""
+    served = MethodsByPath([*app.router.routes, *(r for router in routers for r in router.routes)])
     app.add_exception_handler(ServiceError, _service_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(HTTPException, partial(_http_error, served))
