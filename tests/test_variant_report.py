@@ -128,6 +128,28 @@ def test_a_variants_line_gives_its_steps_slowest_tests_and_failures(tmp_path: Pa
     }
 
 
+def test_a_variant_stopped_after_its_setup_is_unfinished_not_passed() -> None:
+    started = VariantOutcome(answers="api=grpc")
+    started.absorb(
+        pytest.TestReport(
+            nodeid="tests/test_variants.py::test_variant[y]",
+            location=("tests/test_variants.py", 1, "test_variant"),
+            keywords={},
+            outcome="passed",
+            longrepr=None,
+            when="setup",
+            duration=0.0,
+            user_properties=[(VARIANT_PROPERTY, "api=grpc")],
+        )
+    )
+    writer = Writer()
+
+    VariantReport(outcomes={"y": started}).pytest_terminal_summary(writer)  # type: ignore[arg-type]
+
+    assert started.result == "unfinished"
+    assert writer.lines[-1] == "0 passed, 0 failed, 1 unfinished"
+
+
 class Writer:
     """The part of pytest's terminal reporter the summary writes to."""
 

@@ -71,6 +71,7 @@ class VariantOutcome:
     variant_id: str = ""
     failed: bool = False
     skipped: bool = False
+    called: bool = False
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)
     slowest: list[tuple[str, float]] = field(default_factory=list)
@@ -78,12 +79,16 @@ class VariantOutcome:
 
     @property
     def result(self) -> str:
+        """passed, failed, skipped, or unfinished: set up, then the run stopped (Ctrl-C)."""
         if self.failed:
             return "failed"
-        return "skipped" if self.skipped else "passed"
+        if self.skipped:
+            return "skipped"
+        return "passed" if self.called else "unfinished"
 
     def absorb(self, report: pytest.TestReport) -> None:
         self.seconds += report.duration
+        self.called = self.called or report.when == "call"
         self.failed = self.failed or report.failed
         self.skipped = self.skipped or report.skipped
         value: Any
@@ -139,8 +144,10 @@ class VariantReport:
             for line in outcome.lines():
                 terminalreporter.write_line(line)
         results = [outcome.result for outcome in self.outcomes.values()]
+        unfinished = results.count("unfinished")
         terminalreporter.write_line(
             f"{results.count('passed')} passed, {results.count('failed')} failed"
+            + (f", {unfinished} unfinished" if unfinished else "")
         )
         if self.timings_path is not None:
             timings = {o.variant_id: o.timings() for o in self.outcomes.values() if o.variant_id}
