@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -13,17 +14,17 @@ from {{ cookiecutter.package_name }}.messaging.consumer import EventConsumer
 from {{ cookiecutter.package_name }}.messaging.port import Broker
 from {{ cookiecutter.package_name }}.messaging.relay import OutboxRelay
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.support.broker import BrokerServer, with_quick_retries
+from tests.support.broker import BrokerServer, isolated_event_path
+from tests.support.database import DatabaseServer
 
 
 @pytest.fixture
 async def events_settings(
-    broker_server: BrokerServer, fresh_database_settings: Settings
+    database_server: DatabaseServer, broker_server: BrokerServer, auth_settings: dict[str, Any]
 ) -> AsyncIterator[Settings]:
     """A migrated database and a broker namespace, both of this test alone."""
-    quick = with_quick_retries(fresh_database_settings.model_copy(update={"log_requests": False}))
-    async with broker_server.isolated(quick) as isolated:
-        yield isolated
+    async with isolated_event_path(database_server, broker_server, auth_settings) as settings:
+        yield settings
 
 
 @dataclass(frozen=True)

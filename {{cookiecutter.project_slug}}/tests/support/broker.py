@@ -1,9 +1,11 @@
 """What the shared broker fixtures (in conftest.py) need from the chosen broker's plugin."""
 
-from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol
 
 from {{ cookiecutter.package_name }}.settings import Settings
+from tests.support.database import DatabaseServer
 
 
 class BrokerServer(Protocol):
@@ -38,3 +40,16 @@ def with_quick_retries(settings: Settings) -> Settings:
             "consumer_retry_max_seconds": 0.2,
         }
     )
+
+
+@asynccontextmanager
+async def isolated_event_path(
+    database_server: DatabaseServer, broker_server: BrokerServer, auth_settings: Mapping[str, Any]
+) -> AsyncIterator[Settings]:
+    """Settings on a migrated database and a broker namespace of their own, retrying quickly."""
+    async with database_server.migrated_database() as migrated:
+        quick = with_quick_retries(
+            migrated.model_copy(update={**auth_settings, "log_requests": False})
+        )
+        async with broker_server.isolated(quick) as isolated:
+            yield isolated
