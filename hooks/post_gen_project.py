@@ -7,13 +7,21 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(r"{{ cookiecutter._repo_dir }}", "hooks")))
+sys.path.insert(0, str(Path(r"{{ template_dir }}", "hooks")))
 
 import codegen_tools
 from manifest import moves, unselected_paths
 
 ANSWERS = json.loads(r"""{{ cookiecutter | tojson }}""")
 PROJECT = Path.cwd()
+TEMPLATE_DIR = Path(r"{{ template_dir }}")
+# cruft renders the template itself, to create a project or (twice) to update one,
+# records the answers itself and applies the difference between its renderings: a
+# git repository or an answers file made here would land in that difference.
+RENDERED_BY_CRUFT = "_commit" in ANSWERS
+CRUFT_FILE = ".cruft.json"
+# Context entries that describe the machine the project was generated on.
+MACHINE_ENTRIES = ("_output_dir", "_repo_dir")
 # Set to 1 to leave the baked sources as the template wrote them (the template's
 # tests check that they need no import sorting for the default names).
 SKIP_RUFF_VARIABLE = "TEMPLATE_SKIP_RUFF"
@@ -73,6 +81,41 @@ def optional(what: str, command: list[str], timeout: int) -> None:
         print(f"note: {what} skipped ({error}); run `{' '.join(command)}` later")
 
 
+def template_git(*arguments: str) -> str | None:
+    """What git prints for ``arguments`` in the template's checkout; None if it fails."""
+    if shutil.which("git") is None:
+        return None
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(TEMPLATE_DIR), *arguments],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return completed.stdout.strip() or None
+
+
+def record_template() -> None:
+    """Write .cruft.json as ``cruft create`` does, so that ``cruft update`` can bring fixes."""
+    commit = template_git("rev-parse", "HEAD")
+    if commit is None:
+        print(f"note: {CRUFT_FILE} not written (the template is not a git checkout)")
+        return
+    template = template_git("remote", "get-url", "origin") or str(TEMPLATE_DIR)
+    context = {key: value for key, value in ANSWERS.items() if key not in MACHINE_ENTRIES}
+    state = {
+        "template": template,
+        "commit": commit,
+        "checkout": ANSWERS.get("_checkout"),
+        "context": {"cookiecutter": {**context, "_template": template, "_commit": commit}},
+        "directory": None,
+    }
+    (PROJECT / CRUFT_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+
 def caller_step(slug: str) -> str:
     """How to get credentials for a first call, per auth mode."""
     scopes = "--scope orders:read --scope orders:write --scope webhooks:manage"
@@ -105,9 +148,12 @@ generate_protobuf_modules()
 # The template is formatted for its default names; longer ones can push a line past
 # the limit or change the import order, which ruff puts right.
 if os.environ.get(SKIP_RUFF_VARIABLE) != "1":
-    optional("ruff (sort imports)", ["uvx", "ruff", "check", "--select", "I", "--fix", "-q"], 120)
-    optional("ruff (format)", ["uvx", "ruff", "format", "-q"], 120)
-if not (PROJECT / ".git").exists():
-    optional("git init", ["git", "init", "--quiet", "--initial-branch=main"], timeout=30)
+    sort_imports = ["uvx", "ruff", "check", "--no-cache", "--select", "I", "--fix", "-q"]
+    optional("ruff (sort imports)", sort_imports, 120)
+    optional("ruff (format)", ["uvx", "ruff", "format", "--no-cache", "-q"], 120)
+if not RENDERED_BY_CRUFT:
+    if not (PROJECT / ".git").exists():
+        optional("git init", ["git", "init", "--quiet", "--initial-branch=main"], timeout=30)
+    record_template()
 optional("uv lock", ["uv", "lock", "--quiet"], timeout=300)
 print(next_steps())

@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(r"{{ cookiecutter._repo_dir }}", "hooks")))
+sys.path.insert(0, str(Path(r"{{ template_dir }}", "hooks")))
 
 import codegen_tools
 from answer_rules import violations

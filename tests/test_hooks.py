@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from cookiecutter.environment import StrictEnvironment
+from harness.command_line import run_cookiecutter
 from harness.hook_modules import answer_rules, codegen_tools, manifest
 from harness.import_names import REGENERATE_COMMAND
 from harness.template import (
@@ -34,42 +35,6 @@ RULES = answer_rules.RULES
 
 def rule_id(rule: answer_rules.Rule) -> str:
     return f"{rule.answer}:{next(iter(rule.rejected_example.values()))!r}"
-
-
-def run_cookiecutter(tmp_path: Path, answers: Mapping[str, str]) -> tuple[int, str, Path]:
-    """Run the real command line: ``cookiecutter <repo> --no-input -o DIR key=value...``.
-
-    Returns the exit code, everything it printed and the (pre-created) output folder.
-    """
-    output = tmp_path / "out"
-    output.mkdir()
-    config = tmp_path / "cookiecutter.yaml"
-    config.write_text(
-        f"cookiecutters_dir: {json.dumps(str(tmp_path / 'cookiecutters'))}\n"
-        f"replay_dir: {json.dumps(str(tmp_path / 'replay'))}\n",
-        encoding="utf-8",
-    )
-    completed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            str(REPO_ROOT),
-            "--no-input",
-            "--config-file",
-            str(config),
-            "-o",
-            str(output),
-            *(f"{key}={value}" for key, value in answers.items()),
-        ],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return completed.returncode, completed.stdout, output
 
 
 def written(output: Path) -> list[str]:
@@ -273,9 +238,11 @@ def test_a_kept_path_inside_a_dropped_folder_goes_with_the_folder(
     assert manifest.unselected_paths(on_postgres) == set()
 
 
-def render_hook(name: str, context: Mapping[str, Any]) -> str:
+def render_hook(name: str, context: Mapping[str, Any], template_dir: Path = REPO_ROOT) -> str:
+    """The hook as cookiecutter renders it, its helpers taken from ``template_dir``."""
     source = (HOOKS_DIR / name).read_text(encoding="utf-8")
     environment = StrictEnvironment(context={"cookiecutter": dict(context)})
+    environment.globals["template_dir"] = str(template_dir)  # what local_extensions provides
     rendered: str = environment.from_string(source).render(cookiecutter=dict(context))
     return rendered
 
@@ -295,10 +262,9 @@ def test_post_gen_hook_removes_exactly_the_unselected_paths(tmp_path: Path) -> N
         "api": "rest",
         "database": "postgres",
         "auth": "none",
-        "_repo_dir": str(fake_repo),
     }
     hook = tmp_path / "post_gen_project.py"
-    hook.write_text(render_hook("post_gen_project.py", context), encoding="utf-8")
+    hook.write_text(render_hook("post_gen_project.py", context, fake_repo), encoding="utf-8")
 
     # A generated project holding the files of every choice, plus common ones.
     project = tmp_path / "project"

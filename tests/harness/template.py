@@ -7,7 +7,9 @@ matrix from that, so a choice added there needs no edit to the tests.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +45,22 @@ def choice_questions() -> dict[str, list[str]]:
     }
 
 
+@contextmanager
+def extensions_importable() -> Iterator[None]:
+    """The template's Jinja extensions (``_extensions``) importable, as cookiecutter makes them."""
+    saved = list(sys.path)
+    sys.path.append(str(REPO_ROOT))
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
 def rendered_answers(extra_context: Mapping[str, str] | None = None) -> Answers:
     """The answers cookiecutter would use with --no-input: defaults rendered, overrides applied."""
     context = generate_context(
         context_file=str(COOKIECUTTER_JSON), extra_context=dict(extra_context or {})
     )
-    rendered: dict[str, Any] = prompt_for_config(context, no_input=True)
+    with extensions_importable():
+        rendered: dict[str, Any] = prompt_for_config(context, no_input=True)
     return {key: str(value) for key, value in rendered.items() if not key.startswith("_")}
