@@ -3,6 +3,8 @@
 How each API answers the same tokens is tested beside the API (``tests/api``).
 """
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from pydantic import SecretStr
 
-from {{ cookiecutter.package_name }}.auth.errors import InvalidCredentialsError
+from {{ cookiecutter.package_name }}.auth.errors import MAX_REASON_LENGTH, InvalidCredentialsError
 from {{ cookiecutter.package_name }}.auth.jwt import JwtAuthenticator, issue_token
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.settings import ConfigurationError, Settings
@@ -218,6 +220,19 @@ async def test_a_tampered_signature_is_refused(
 )
 async def test_garbage_is_refused(authenticator: JwtAuthenticator, garbage: str) -> None:
     await refused(authenticator, garbage)
+
+
+@pytest.mark.parametrize("hostile", [{"alg": "A" * 16_384}, {"crit": ["A" * 16_384]}])
+async def test_a_huge_header_field_is_refused_and_quoted_only_in_part(
+    authenticator: JwtAuthenticator, hostile: dict[str, Any]
+) -> None:
+    parts = [{"alg": "HS256", "typ": "JWT"} | hostile, {"sub": "mallory"}]
+    encoded = [base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=") for part in parts]
+    token = b".".join([*encoded, b"c2lnbmF0dXJl"]).decode()
+
+    reason = await refused(authenticator, token)
+
+    assert len(reason) <= MAX_REASON_LENGTH + len("... (16412 characters)")
 
 
 # --- configuration ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from {{ cookiecutter.package_name }}.auth.credentials import (
     extract_credentials,
 )
 from {{ cookiecutter.package_name }}.auth.errors import (
+    MAX_REASON_LENGTH,
     InvalidCredentialsError,
     PermissionDeniedError,
     RateLimitedError,
@@ -119,6 +120,27 @@ async def test_a_refusal_logs_the_reason_but_never_the_secret(service_log: io.St
         ("authentication_failed", "unknown secret", "10.0.0.1")
     ]
     assert "guessed-secret" not in service_log.getvalue()
+
+
+async def test_a_reason_quoting_a_hostile_credential_is_cut_in_the_log(
+    service_log: io.StringIO,
+) -> None:
+    def quoted(secret: str) -> str:
+        return f"algorithm {secret!r} is not accepted"
+
+    class Quoting(KnownSecret):
+        async def authenticate(self, secret: str) -> Principal:
+            raise InvalidCredentialsError(quoted(secret))
+
+    hostile = "A" * 16_384
+    with pytest.raises(UnauthenticatedError):
+        await guard(Quoting()).admit(
+            Credentials(CredentialScheme.BEARER, hostile), Permission.ORDERS_READ, "10.0.0.1"
+        )
+
+    [line] = service_log.getvalue().splitlines()
+    reason = json.loads(line)["reason"]
+    assert reason == f"{quoted(hostile)[:MAX_REASON_LENGTH]}... ({len(quoted(hostile))} characters)"
 
 
 @pytest.mark.usefixtures("one_rate_window")

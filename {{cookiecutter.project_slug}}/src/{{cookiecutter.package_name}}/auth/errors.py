@@ -10,11 +10,17 @@ from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.auth.rate_limits import Quota
 from {{ cookiecutter.package_name }}.domain.errors import ErrorKind, ServiceError
 
+# A reason may quote what the caller sent (a token's algorithm, a key id): beyond this
+# length it is cut, so that a hostile credential cannot grow a log line without bound.
+MAX_REASON_LENGTH = 200
+
 
 class InvalidCredentialsError(Exception):
     """Raised by an authenticator; ``reason`` is for the log, never for the caller."""
 
     def __init__(self, reason: str) -> None:
+        if len(reason) > MAX_REASON_LENGTH:
+            reason = f"{reason[:MAX_REASON_LENGTH]}... ({len(reason)} characters)"
         super().__init__(reason)
         self.reason = reason
 

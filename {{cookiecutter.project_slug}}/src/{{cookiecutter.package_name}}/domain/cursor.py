@@ -14,6 +14,9 @@ from uuid import UUID
 
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 
+# What a token looks like (base64url, unpadded), for API documents; only decode() decides.
+CURSOR_PATTERN = "^[A-Za-z0-9_-]+$"
+
 
 @dataclass(frozen=True, slots=True)
 class Cursor:

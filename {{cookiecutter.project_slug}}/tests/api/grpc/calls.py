@@ -7,7 +7,9 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc import aio
 from grpc_status import rpc_status
+from prometheus_client import REGISTRY
 
+from {{ cookiecutter.package_name }}.api.grpc.server import ORDERS_SERVICE
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -86,3 +88,9 @@ def details_of(error: aio.AioRpcError) -> ErrorDetails:
         quota_violations=quota_violations,
         trailers=trailers,
     )
+
+
+def handled(method: str, code: str) -> float:
+    """How many calls of ``method`` the server has answered with ``code``."""
+    labels = {"grpc_service": ORDERS_SERVICE, "grpc_method": method, "grpc_code": code}
+    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0

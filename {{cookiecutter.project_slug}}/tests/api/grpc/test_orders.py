@@ -9,8 +9,9 @@ import pytest
 from grpc import aio
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
+from {{ cookiecutter.package_name }}.api.grpc.server import ORDERS_SERVICE
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
-from tests.api.grpc.calls import details_of, new_order
+from tests.api.grpc.calls import details_of, handled, new_order
 from tests.support import cursors
 
 DOMAIN = "{{ cookiecutter.project_slug }}"
@@ -376,3 +377,23 @@ async def test_request_id_is_echoed_or_generated(client: OrdersClient) -> None:
 
     assert ("x-request-id", "abc-1") in tuple(await ok.initial_metadata() or ())
     assert len(error.trailers["x-request-id"]) == 32
+
+
+async def test_a_request_that_is_not_valid_protobuf_is_invalid_argument_and_counted(
+    client: OrdersClient, channel: aio.Channel
+) -> None:
+    before = handled("CreateOrder", "INVALID_ARGUMENT")
+    # CreateOrderRequest.order (field 1) holding Order.customer_id (field 2): not UTF-8.
+    customer_id = b"\x12\x02\xff\xfe"
+    undecodable = b"\x0a" + bytes([len(customer_id)]) + customer_id
+    create: aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+        f"/{ORDERS_SERVICE}/CreateOrder"  # no serializers: bytes in, bytes out
+    )
+
+    error = details_of(await failure(create(undecodable, timeout=5, metadata=client.metadata)))
+
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.reason == "MALFORMED_REQUEST"
+    assert list(error.violations) == ["request"]
+    assert error.trailers["x-request-id"]
+    assert handled("CreateOrder", "INVALID_ARGUMENT") == before + 1

@@ -10,7 +10,6 @@ import pytest
 from grpc import aio
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2
-from prometheus_client import REGISTRY
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
 from {{ cookiecutter.package_name }}.api.grpc.server import (
@@ -22,7 +21,7 @@ from {{ cookiecutter.package_name }}.api.grpc.server import (
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.resilience.errors import CircuitOpenError
 from {{ cookiecutter.package_name }}.settings import Settings
-from tests.api.grpc.calls import details_of, new_order, server_settings
+from tests.api.grpc.calls import details_of, handled, new_order, server_settings
 from tests.support import access
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
@@ -48,11 +47,6 @@ async def eventually_serving(channel: aio.Channel, expected: int) -> None:
         return await health_of(channel) == expected
 
     await eventually(reports_it)
-
-
-def handled(method: str, code: str) -> float:
-    labels = {"grpc_service": ORDERS_SERVICE, "grpc_method": method, "grpc_code": code}
-    return REGISTRY.get_sample_value("grpc_server_handled_total", labels) or 0.0
 
 
 async def test_health_serves_the_server_and_each_service(channel: aio.Channel) -> None:

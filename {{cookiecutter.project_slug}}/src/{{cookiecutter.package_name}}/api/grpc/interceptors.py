@@ -1,8 +1,10 @@
 """Per-call context: a request id on every log line, one log line and metric per call.
 
-It is also where errors leave the service: a :class:`ServiceError` becomes its
-status with details, and anything unexpected is logged once, with the request
-id, and becomes INTERNAL with a message that leaks nothing.
+It is also where requests are decoded and errors leave the service: a message
+that is not valid protobuf (a string that is not UTF-8, say) is INVALID_ARGUMENT,
+a :class:`ServiceError` becomes its status with details, and anything unexpected
+is logged once, with the request id, and becomes INTERNAL with a message that
+leaks nothing.
 """
 
 import asyncio
@@ -14,11 +16,12 @@ from uuid import uuid4
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from {{ cookiecutter.package_name }}.api.grpc.errors import GRPC_STATUS, INTERNAL_ERROR, rich_status
 from {{ cookiecutter.package_name }}.api.grpc.metrics import GRPC_HANDLED, GRPC_LATENCY
-from {{ cookiecutter.package_name }}.domain.errors import ServiceError
+from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError, ServiceError
 from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS, continued_trace, log_fields
 
 REQUEST_ID_KEY = "x-request-id"
@@ -26,6 +29,7 @@ _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 type Context = aio.ServicerContext[Any, Any]
 type Behavior = Callable[[Any, Context], Awaitable[Any]]
+type Decoder = Callable[[bytes], Any]
 type Continuation = Callable[
     [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
 ]
@@ -48,6 +52,19 @@ def _request_id(context: Context) -> str:
     return uuid4().hex
 
 
+def _decoded(decode: Decoder | None, raw: bytes) -> object:
+    """The request message; grpcio would answer UNKNOWN with the parser's traceback instead."""
+    if decode is None:
+        return raw
+    try:
+        return decode(raw)
+    except DecodeError:
+        raise MalformedRequestError(
+            "The request message could not be decoded.",
+            FieldViolation("request", "Send the method's message in protobuf; strings in UTF-8."),
+        ) from None
+
+
 def _service_and_method(full_method: str) -> tuple[str, str]:
     service, _, method = full_method.lstrip("/").rpartition("/")
     return service, method
@@ -67,19 +84,21 @@ class RequestContextInterceptor(aio.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             return handler
         behavior = cast("Behavior", handler.unary_unary)
+        decode: Decoder | None = handler.request_deserializer
         service, method = _service_and_method(handler_call_details.method)
 
-        async def observed(request: object, context: Context) -> object:
-            return await self._call(behavior, request, context, service, method)
+        async def observed(raw: bytes, context: Context) -> object:
+            return await self._call(
+                lambda: behavior(_decoded(decode, raw), context), context, service, method
+            )
 
+        # The request reaches ``observed`` undecoded, so that decoding fails inside the call.
         return grpc.unary_unary_rpc_method_handler(
-            observed,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
+            observed, response_serializer=handler.response_serializer
         )
 
     async def _call(
-        self, behavior: Behavior, request: object, context: Context, service: str, method: str
+        self, call: Callable[[], Awaitable[object]], context: Context, service: str, method: str
     ) -> object:
         request_id = _request_id(context)
         code = grpc.StatusCode.OK
@@ -94,7 +113,7 @@ class RequestContextInterceptor(aio.ServerInterceptor):
             structlog.contextvars.bound_contextvars(request_id=request_id, **log_fields(trace)),
         ):
             try:
-                response = await behavior(request, context)
+                response = await call()
                 # Headers go out with the response only: a call that fails before
                 # sending any stays retryable under the client's retry policy.
                 await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))

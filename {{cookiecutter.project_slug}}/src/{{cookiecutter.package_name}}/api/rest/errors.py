@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from {{ cookiecutter.package_name }}.api.envelope import HTTP_STATUS, error_response, retry_after_headers
 from {{ cookiecutter.package_name }}.api.rest.caller import FAILURE_RESPONSES
 from {{ cookiecutter.package_name }}.api.rest.headers import rate_limit_headers
+from {{ cookiecutter.package_name }}.api.rest.middleware import MAX_HEADER_BYTES, MAX_TARGET_BYTES
 from {{ cookiecutter.package_name }}.api.rest.schemas import ErrorEnvelope
 from {{ cookiecutter.package_name }}.auth.errors import PermissionDeniedError, RateLimitedError, UnauthenticatedError
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, ServiceError
@@ -34,8 +35,10 @@ _DOCUMENTED_ERRORS: dict[int, str] = {
     404: "Not found",
     409: "Conflict with the resource's state or a concurrent request",
     412: "The If-Match version is not the current one",
+    414: f"The request target exceeds {MAX_TARGET_BYTES} bytes",
     422: "Validation failed",
     429: "Too many requests; retry after the Retry-After delay",
+    431: f"The request headers exceed {MAX_HEADER_BYTES} bytes",
     500: "Unexpected error",
     503: "A dependency is unavailable; retry after the Retry-After delay",
 }

@@ -8,6 +8,11 @@ from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, Malfor
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# The same syntax for the OpenAPI document: the key bare, or as a Structured Field string.
+IDEMPOTENCY_KEY_SCHEMA = {
+    "pattern": f'^(?:{_KEY.pattern}|"{_KEY.pattern}")$',
+    "maxLength": 255 + len('""'),
+}
 
 
 def parse_idempotency_key(raw: str | None) -> str | None:

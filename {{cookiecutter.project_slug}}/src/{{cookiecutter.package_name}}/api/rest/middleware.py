@@ -1,9 +1,10 @@
 """Request context: a request id on every log line and response, one log and metric per request.
 
 A pure ASGI middleware (no ``BaseHTTPMiddleware``), so it adds no task or
-memory stream per request. It is also the last line of defence: an exception
-that nothing handled is logged once, with the request id, and becomes a 500
-envelope that leaks nothing.
+memory stream per request. It is also the first and last line of defence: a
+request whose headers or target are too large is refused before anything reads
+them, and an exception that nothing handled is logged once, with the request
+id, and becomes a 500 envelope that leaks nothing.
 """
 
 import re
@@ -20,6 +21,13 @@ from {{ cookiecutter.package_name }}.observability.tracing import TRACE_HEADERS,
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# The HTTP parser has read them already, but no more of the service will: headers
+# beyond 16 KiB in all (what h11 and Node accept) and a target beyond 8 KiB are
+# refused before the authenticator, the handlers or a log line see them.
+MAX_HEADER_BYTES = 16 * 1024
+MAX_TARGET_BYTES = 8 * 1024
+# A path is logged cut to this many characters: the caller chose it.
+LOGGED_PATH_LENGTH = 200
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +51,22 @@ def _incoming_trace(scope: Scope) -> dict[str, str]:
     }
 
 
+def _oversized(scope: Scope) -> tuple[int, str, str] | None:
+    """Status, code and message refusing a request too large to read, or ``None``."""
+    target = scope.get("raw_path") or scope["path"].encode()
+    if len(target) + len(scope["query_string"]) > MAX_TARGET_BYTES:
+        return 414, "uri_too_long", f"The request target exceeds {MAX_TARGET_BYTES} bytes."
+    if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEADER_BYTES:
+        message = f"The request headers exceed {MAX_HEADER_BYTES} bytes."
+        return 431, "request_header_fields_too_large", message
+    return None
+
+
+def _logged_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    return path if len(path) <= LOGGED_PATH_LENGTH else f"{path[:LOGGED_PATH_LENGTH]}..."
+
+
 class RequestContextMiddleware:
     """Bind the request id and trace, echo the id back, log the outcome, contain crashes."""
 
@@ -56,6 +80,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid4().hex
+        refusal = _oversized(scope)
+        handler: ASGIApp = self.app if refusal is None else error_response(*refusal)
         status = 500
         started = False
 
@@ -73,9 +99,9 @@ class RequestContextMiddleware:
             structlog.contextvars.bound_contextvars(request_id=request_id, **log_fields(trace)),
         ):
             try:
-                await self.app(scope, receive, send_with_id)
+                await handler(scope, receive, send_with_id)
             except Exception:
-                log.exception("unhandled_error", method=scope["method"], path=scope["path"])
+                log.exception("unhandled_error", method=scope["method"], path=_logged_path(scope))
                 if started:
                     raise
                 response = error_response(500, "internal_error", "An unexpected error occurred.")
@@ -92,7 +118,7 @@ class RequestContextMiddleware:
             log.info(
                 "request",
                 method=method,
-                path=scope["path"],
+                path=_logged_path(scope),
                 status=status,
                 duration_ms=round(seconds * 1000, 2),
             )

@@ -8,7 +8,11 @@ from starlette.datastructures import URL
 
 from {{ cookiecutter.package_name }}.api.rest.dependencies import Orders
 from {{ cookiecutter.package_name }}.api.rest.errors import ERROR_RESPONSES
-from {{ cookiecutter.package_name }}.api.rest.headers import parse_idempotency_key, parse_if_match
+from {{ cookiecutter.package_name }}.api.rest.headers import (
+    IDEMPOTENCY_KEY_SCHEMA,
+    parse_idempotency_key,
+    parse_if_match,
+)
 from {{ cookiecutter.package_name }}.api.rest.schemas import (
     CursorPagination,
     OffsetPagination,
@@ -22,7 +26,7 @@ from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.application.orders import IdempotencyKey
 from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from {{ cookiecutter.package_name }}.auth.principal import Permission, Principal
-from {{ cookiecutter.package_name }}.domain.cursor import Cursor
+from {{ cookiecutter.package_name }}.domain.cursor import CURSOR_PATTERN, Cursor
 from {{ cookiecutter.package_name }}.domain.errors import FieldViolation, MalformedRequestError
 from {{ cookiecutter.package_name }}.domain.orders import (
     CUSTOMER_ID_PATTERN,
@@ -40,6 +44,7 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Makes the create safe to retry: a repeat returns the first result.",
+        json_schema_extra=IDEMPOTENCY_KEY_SCHEMA,
     ),
 ]
 IfMatchHeader = Annotated[
@@ -105,7 +110,11 @@ async def list_orders(
         int | None, Query(ge=0, description="Offset paging: skip this many orders.")
     ] = None,
     cursor: Annotated[
-        str | None, Query(description="Cursor paging: `next_cursor` of the previous page.")
+        str | None,
+        Query(
+            description="Cursor paging: `next_cursor` of the previous page.",
+            json_schema_extra={"pattern": CURSOR_PATTERN},
+        ),
     ] = None,
     order_status: Annotated[OrderStatus | None, Query(alias="status")] = None,
     customer_id: Annotated[

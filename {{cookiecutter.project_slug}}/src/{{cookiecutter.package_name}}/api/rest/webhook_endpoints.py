@@ -32,7 +32,7 @@ from {{ cookiecutter.package_name }}.api.rest.webhook_schemas import (
 from {{ cookiecutter.package_name }}.application.etags import etag
 from {{ cookiecutter.package_name }}.application.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from {{ cookiecutter.package_name }}.auth.principal import Permission
-from {{ cookiecutter.package_name }}.domain.cursor import Cursor
+from {{ cookiecutter.package_name }}.domain.cursor import CURSOR_PATTERN, Cursor
 from {{ cookiecutter.package_name }}.domain.webhooks import DeliveryStatus, EndpointChanges, NewEndpoint
 
 router = APIRouter(
@@ -47,7 +47,11 @@ IfMatchHeader = Annotated[
 ]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 PageCursor = Annotated[
-    str | None, Query(description="`next_cursor` of the previous page; none for the first.")
+    str | None,
+    Query(
+        description="`next_cursor` of the previous page; none for the first.",
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+    ),
 ]
 NO_STORE = {"Cache-Control": "no-store"}
 
