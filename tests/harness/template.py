@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,12 @@ README = REPO_ROOT / "README.md"
 PROJECT_TEMPLATE = REPO_ROOT / "{{cookiecutter.project_slug}}"
 
 Answers = dict[str, str]
+
+# cookiecutter makes the template's Jinja extensions (local_extensions.py, named in
+# cookiecutter.json) importable while it renders; pytest-cookies and rendered_answers()
+# render the questions outside of it, so the repository's root goes on the path.
+if str(REPO_ROOT) not in sys.path:
+    sys.path.append(str(REPO_ROOT))
 
 
 def cookiecutter_json() -> dict[str, Any]:
@@ -45,22 +50,10 @@ def choice_questions() -> dict[str, list[str]]:
     }
 
 
-@contextmanager
-def extensions_importable() -> Iterator[None]:
-    """The template's Jinja extensions (``_extensions``) importable, as cookiecutter makes them."""
-    saved = list(sys.path)
-    sys.path.append(str(REPO_ROOT))
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
-
-
 def rendered_answers(extra_context: Mapping[str, str] | None = None) -> Answers:
     """The answers cookiecutter would use with --no-input: defaults rendered, overrides applied."""
     context = generate_context(
         context_file=str(COOKIECUTTER_JSON), extra_context=dict(extra_context or {})
     )
-    with extensions_importable():
-        rendered: dict[str, Any] = prompt_for_config(context, no_input=True)
+    rendered: dict[str, Any] = prompt_for_config(context, no_input=True)
     return {key: str(value) for key, value in rendered.items() if not key.startswith("_")}
