@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import asyncpg
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -22,11 +23,25 @@ _TRANSACTION_CONFLICTS = frozenset({"40001", "40P01"})
 # 08 connection exception, 53 insufficient resources, 57 operator intervention (incl.
 # statement timeout and admin shutdown), 58 system error.
 _UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
+# A connection whose transaction is not where its driver believes it is (a BEGIN or
+# COMMIT cut off by a cancellation, say: "SAVEPOINT can only be used in transaction
+# blocks"): no_active_sql_transaction, in_failed_sql_transaction. Nothing run on it
+# can succeed again, so the pool discards it rather than lend it to the next call.
+_BROKEN_TRANSACTION_STATES = frozenset({"25P01", "25P02"})
+
+
+def _sqlstate_of(original: BaseException | None) -> str:
+    return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
 
 
 def _sqlstate(error: DBAPIError) -> str:
-    original = error.orig
-    return str(getattr(original, "sqlstate", None) or getattr(original, "pgcode", None) or "")
+    return _sqlstate_of(error.orig)
+
+
+def discard_broken_connections(context: ExceptionContext) -> None:
+    """SQLAlchemy's ``handle_error`` hook: a connection in a broken transaction state is lost."""
+    if _sqlstate_of(context.original_exception) in _BROKEN_TRANSACTION_STATES:
+        context.is_disconnect = True
 
 
 @contextmanager

@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    event,
     func,
     insert,
     select,
@@ -34,7 +35,10 @@ from {{ cookiecutter.package_name }}.domain.errors import IdempotencyKeyInUseErr
 from {{ cookiecutter.package_name }}.domain.orders import Order, OrderLine, OrderStatus
 from {{ cookiecutter.package_name }}.settings import Settings
 from {{ cookiecutter.package_name }}.storage.port import OrderFilter, Outbox, StoredResult
-from {{ cookiecutter.package_name }}.storage.postgres.errors import translated_errors
+from {{ cookiecutter.package_name }}.storage.postgres.errors import (
+    discard_broken_connections,
+    translated_errors,
+)
 from {{ cookiecutter.package_name }}.storage.postgres.schema import idempotency_keys, orders
 from {{ cookiecutter.package_name }}.storage.postgres.webhooks import PostgresWebhookInbox, PostgresWebhookOutbox
 
@@ -51,7 +55,7 @@ def async_url(settings: Settings) -> str:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine with a bounded pool that fails fast rather than queueing forever."""
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(settings),
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
@@ -66,6 +70,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
             },
         },
     )
+    event.listen(engine.sync_engine, "handle_error", discard_broken_connections)
+    return engine
 
 
 def _order_from_row(row: RowMapping | asyncpg.Record) -> Order:
