@@ -12,16 +12,10 @@ from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
 from {{ cookiecutter.package_name }}.api.grpc.server import ORDERS_SERVICE
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from tests.api.grpc.calls import details_of, handled, new_order
+from tests.api.grpc.guarded import failure
 from tests.support import cursors
 
 DOMAIN = "{{ cookiecutter.project_slug }}"
-
-
-async def failure(call: object) -> aio.AioRpcError:
-    """Await a call that must fail, and return its error."""
-    with pytest.raises(aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    return caught.value
 
 
 async def test_create_returns_the_order_with_its_etag(

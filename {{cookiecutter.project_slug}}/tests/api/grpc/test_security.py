@@ -5,6 +5,7 @@ file: ``test_authentication.py`` (modes that authenticate) and the attacks on th
 mode's credentials (``test_<mode>.py``).
 """
 
+import io
 from uuid import uuid4
 
 import grpc
@@ -12,6 +13,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient
 from {{ cookiecutter.package_name }}.api.grpc.security import METHOD_PERMISSIONS, peer_address
+from {{ cookiecutter.package_name }}.api.grpc.server import MAX_METADATA_BYTES
 from {{ cookiecutter.package_name }}.auth.principal import Permission
 from {{ cookiecutter.package_name }}.orders.v1 import orders_pb2
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -75,3 +77,15 @@ async def test_a_call_beyond_the_quota_is_resource_exhausted(
     assert error.quota_violations == {policy: "2 calls per 60 seconds"}
     assert error.retry_delay_seconds is not None
     assert 1 <= error.retry_delay_seconds <= 60
+
+
+async def test_metadata_beyond_the_limit_is_refused_before_the_guard_reads_it(
+    client: OrdersClient, service_log: io.StringIO
+) -> None:
+    huge = (("authorization", f"Bearer {'A' * 97_000}"),)
+
+    error = await failure(client.stub.ListOrders(orders_pb2.ListOrdersRequest(), metadata=huge))
+
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "authentication_failed" not in service_log.getvalue()
+    assert len(service_log.getvalue()) < MAX_METADATA_BYTES

@@ -31,6 +31,7 @@ WEBHOOK_ENDPOINTS_SERVICE = webhooks_pb2.DESCRIPTOR.services_by_name[
     "WebhookEndpointsService"
 ].full_name
 SERVICES = (ORDERS_SERVICE, WEBHOOK_ENDPOINTS_SERVICE)
+MAX_METADATA_BYTES = 16 * 1024
 
 log = structlog.get_logger(__name__)
 
@@ -58,8 +59,14 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 RequestContextInterceptor(log_requests=settings.log_requests),
                 GuardInterceptor(container.guard),
             ],
-            # Fail to start if the port is taken, rather than share it with another process.
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                # Fail to start if the port is taken, rather than share it with another process.
+                ("grpc.so_reuseport", 0),
+                # Metadata past this is refused by gRPC itself, before any of the service
+                # (the guard, a log line) reads it: the REST API's header limit.
+                ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+                ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+            ],
         )
         orders_pb2_grpc.add_OrdersServiceServicer_to_server(
             OrdersServicer(container.orders), server
