@@ -82,16 +82,23 @@ def _check_fields(
             )
         )
     if description is not None and (
-        len(description) > MAX_DESCRIPTION_LENGTH or _DESCRIPTION.fullmatch(description) is None
+        problem := _free_text("description", description, longest=MAX_DESCRIPTION_LENGTH)
     ):
-        found.append(
-            FieldViolation(
-                "description",
-                f"Use at most {MAX_DESCRIPTION_LENGTH} characters, with no control character"
-                " but tabs and line breaks.",
-            )
-        )
+        found.append(problem)
     return found
+
+
+def _free_text(field: str, value: str, *, longest: int, shortest: int = 0) -> FieldViolation | None:
+    """Why ``value`` is not free text of an allowed length, if it is not.
+
+    Free text is stored and shown to people: no control character but tabs and line breaks.
+    """
+    if shortest <= len(value) <= longest and _DESCRIPTION.fullmatch(value):
+        return None
+    span = f"{shortest} to {longest}" if shortest else f"at most {longest}"
+    return FieldViolation(
+        field, f"Use {span} characters, with no control character but tabs and line breaks."
+    )
 
 
 class WebhookEndpointService:
@@ -180,17 +187,13 @@ class WebhookEndpointService:
                 violations.append(
                     FieldViolation("disabled_reason", "Send it with the status disabled.")
                 )
-            reason = changes.disabled_reason
-            if not 1 <= len(reason) <= MAX_DISABLED_REASON_LENGTH or not _DESCRIPTION.fullmatch(
-                reason
+            if problem := _free_text(
+                "disabled_reason",
+                changes.disabled_reason,
+                shortest=1,
+                longest=MAX_DISABLED_REASON_LENGTH,
             ):
-                violations.append(
-                    FieldViolation(
-                        "disabled_reason",
-                        f"Use 1 to {MAX_DISABLED_REASON_LENGTH} characters, with no control"
-                        " character but tabs and line breaks.",
-                    )
-                )
+                violations.append(problem)
         if violations:
             raise ValidationFailedError(*violations)
         checked_url = None

@@ -13,6 +13,7 @@ from grpc import aio
 
 from {{ cookiecutter.package_name }}.api.grpc.client import OrdersClient, open_channel
 from {{ cookiecutter.package_name }}.api.grpc.server import RunningServer, running_server
+from {{ cookiecutter.package_name }}.application.webhook_endpoints import MAX_DISABLED_REASON_LENGTH
 from {{ cookiecutter.package_name }}.auth.credentials import Credentials
 from {{ cookiecutter.package_name }}.domain.clock import utc_now
 from {{ cookiecutter.package_name }}.domain.webhooks import SECRET_BYTES
@@ -280,6 +281,23 @@ async def test_disable_with_a_reason_then_enable(caller: Caller) -> None:
     assert (disabled.status, disabled.disabled_reason) == (DISABLED, "receiver in maintenance")
     assert (enabled.status, enabled.disabled_reason) == (ACTIVE, "")
     assert enabled.version == 3
+
+
+@pytest.mark.parametrize("reason", ["bell\x07rung", "r" * (MAX_DISABLED_REASON_LENGTH + 1)])
+async def test_a_disabled_reason_that_is_not_short_free_text_is_invalid(
+    caller: Caller, reason: str
+) -> None:
+    created = (await caller.create()).endpoint
+
+    error = await refusal(
+        caller.update(
+            webhooks_pb2.WebhookEndpoint(id=created.id, status=DISABLED, disabled_reason=reason)
+        )
+    )
+
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert set(error.violations) == {"endpoint.disabled_reason"}
+    assert (await caller.get(created.id)).status == ACTIVE
 
 
 async def test_rotation_returns_a_new_secret_and_both_sign_until_the_overlap_ends(
