@@ -94,6 +94,12 @@ async def test_get_with_malformed_id_is_422_with_field(client: httpx.AsyncClient
         ({"lines": []}, "lines"),
         ({"lines": [{"sku": "A", "quantity": 0, "unit_price_minor": 1}]}, "lines[0].quantity"),
         ({"lines": [{"sku": "", "quantity": 1, "unit_price_minor": 1}]}, "lines[0].sku"),
+        ({"lines": [{"sku": "A", "quantity": True, "unit_price_minor": 1}]}, "lines[0].quantity"),
+        ({"lines": [{"sku": "A", "quantity": 1.5, "unit_price_minor": 1}]}, "lines[0].quantity"),
+        (
+            {"lines": [{"sku": "A", "quantity": 1, "unit_price_minor": False}]},
+            "lines[0].unit_price_minor",
+        ),
         ({"customer_id": ""}, "customer_id"),
         ({"customer_id": "c\x00d"}, "customer_id"),
         ({"customer_id": "c\nd"}, "customer_id"),

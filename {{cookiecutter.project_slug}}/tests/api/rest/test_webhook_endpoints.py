@@ -535,3 +535,15 @@ async def test_deleting_an_endpoint_deletes_its_deliveries(own: OwnService) -> N
     await own.client.delete(f"{ENDPOINTS}/{endpoint['id']}")
 
     assert await own.container.webhooks.deliveries.get(UUID(delivery["id"])) is None
+
+
+async def test_a_concrete_path_allows_its_own_methods_not_those_of_a_template_it_matches(
+    client: httpx.AsyncClient,
+) -> None:
+    deliveries = f"{ENDPOINTS}/{uuid4()}/deliveries"
+
+    replay = await client.options(f"{deliveries}/replay")  # also matches .../{delivery_id}
+    delivery = await client.options(f"{deliveries}/{uuid4()}")
+
+    assert (replay.status_code, replay.headers["allow"]) == (405, "POST")
+    assert (delivery.status_code, delivery.headers["allow"]) == (405, "GET")

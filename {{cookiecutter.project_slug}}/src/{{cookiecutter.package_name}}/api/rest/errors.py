@@ -100,22 +100,36 @@ class MethodsByPath:
     """Which methods the app serves at a path, for the ``Allow`` header of a 405.
 
     A resource's methods are separate routes, and Starlette names only those of
-    the first route whose path matched; RFC 9110 wants every one.
+    the first route whose path matched; RFC 9110 wants every one. Where a
+    concrete path and a templated one both match (``.../deliveries/replay`` and
+    ``.../deliveries/{delivery_id}``), the concrete one is the resource, as
+    OpenAPI reads its paths.
     """
 
     def __init__(self, routes: Iterable[BaseRoute]) -> None:
         self._routes = [
-            (route.path_regex, route.methods or set())
+            (route.path_regex, _literal_segments(route.path), route.methods or set())
             for route in routes
             if isinstance(route, Route)
         ]
 
     def at(self, path: str) -> str:
         """The methods served at ``path``, as the ``Allow`` header lists them."""
+        matching = [
+            (literal, methods) for pattern, literal, methods in self._routes if pattern.match(path)
+        ]
+        most_specific = max((literal for literal, _ in matching), default=0)
         served = {
-            method for pattern, methods in self._routes if pattern.match(path) for method in methods
+            method
+            for literal, methods in matching
+            if literal == most_specific
+            for method in methods
         }
         return ", ".join(sorted(served))
+
+
+def _literal_segments(template: str) -> int:
+    return sum(1 for segment in template.split("/") if segment and "{" not in segment)
 
 
 def _http_error(served: MethodsByPath, request: Request, error: Exception) -> JSONResponse:

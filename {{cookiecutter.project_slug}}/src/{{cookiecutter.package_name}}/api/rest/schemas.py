@@ -32,17 +32,32 @@ CustomerId = Annotated[
 ]
 
 
-class _Strict(BaseModel):
+class RequestBody(BaseModel):
+    """A request body: a field the API does not know is refused, not ignored."""
+
     model_config = ConfigDict(extra="forbid")
 
 
-class OrderLineIn(_Strict):
+class MergePatch(RequestBody):
+    """A JSON Merge Patch body: send only what changes, and something."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("Send at least one field to change.")
+        return self
+
+
+class OrderLineIn(RequestBody):
     """A line as a caller sends it."""
 
     sku: Sku
-    quantity: int = Field(ge=1, le=MAX_QUANTITY)
+    # Strict: JSON's true and 1.5 are not quantities (lax pydantic reads them as 1).
+    quantity: int = Field(ge=1, le=MAX_QUANTITY, strict=True)
     unit_price_minor: int = Field(
-        ge=0, le=MAX_UNIT_PRICE_MINOR, description="Price in minor units."
+        ge=0, le=MAX_UNIT_PRICE_MINOR, strict=True, description="Price in minor units."
     )
 
     def to_domain(self) -> OrderLine:
@@ -50,7 +65,7 @@ class OrderLineIn(_Strict):
         return OrderLine(self.sku, self.quantity, self.unit_price_minor)
 
 
-class OrderCreate(_Strict):
+class OrderCreate(RequestBody):
     """Body of ``POST /v1/orders``."""
 
     customer_id: CustomerId
@@ -58,17 +73,11 @@ class OrderCreate(_Strict):
     lines: list[OrderLineIn] = Field(min_length=1, max_length=MAX_LINES)
 
 
-class OrderPatch(_Strict):
+class OrderPatch(MergePatch):
     """Body of ``PATCH /v1/orders/{id}`` (JSON Merge Patch): send only what changes."""
 
     status: OrderStatus | None = None
     lines: list[OrderLineIn] | None = Field(default=None, min_length=1, max_length=MAX_LINES)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("Send at least one field to change.")
-        return self
 
 
 class OrderLineOut(BaseModel):

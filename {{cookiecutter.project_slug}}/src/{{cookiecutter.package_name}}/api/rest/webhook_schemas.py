@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Self
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
-from {{ cookiecutter.package_name }}.api.rest.schemas import CursorPagination
+from {{ cookiecutter.package_name }}.api.rest.schemas import CursorPagination, MergePatch, RequestBody
 from {{ cookiecutter.package_name }}.application.webhook_endpoints import (
     MAX_DISABLED_REASON_LENGTH,
     MAX_REPLAY_BATCH,
@@ -32,15 +32,11 @@ from {{ cookiecutter.package_name }}.domain.webhooks import (
 _EVENT_TYPES_HELP = "The event types sent to the endpoint; empty: all of them."
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 def _utc(moment: datetime | None) -> datetime | None:
     return None if moment is None else moment.astimezone(UTC)
 
 
-class WebhookEndpointCreate(_Strict):
+class WebhookEndpointCreate(RequestBody):
     """Body of ``POST /v1/webhook-endpoints``."""
 
     url: str = Field(
@@ -56,7 +52,7 @@ class WebhookEndpointCreate(_Strict):
     )
 
 
-class WebhookEndpointPatch(_Strict):
+class WebhookEndpointPatch(MergePatch):
     """Body of ``PATCH /v1/webhook-endpoints/{id}`` (JSON Merge Patch): send only what changes."""
 
     url: str | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
@@ -77,19 +73,14 @@ class WebhookEndpointPatch(_Strict):
         description="Why the endpoint is disabled; only with `status: disabled`.",
     )
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> Self:
-        if not self.model_fields_set:
-            raise ValueError("Send at least one field to change.")
-        return self
 
-
-class SecretRotation(_Strict):
+class SecretRotation(RequestBody):
     """Body of ``POST /v1/webhook-endpoints/{id}/secret/rotate`` (optional)."""
 
     overlap_seconds: int | None = Field(
         default=None,
         ge=0,
+        strict=True,
         description=(
             "How long the current secrets keep signing beside the new one: at most, and by"
             " default, WEBHOOKS_SECRET_ROTATION_OVERLAP_SECONDS; 0 retires them at once."
