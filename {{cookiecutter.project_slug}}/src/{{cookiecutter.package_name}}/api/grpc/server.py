@@ -63,7 +63,7 @@ async def running_server(settings: Settings) -> AsyncIterator[RunningServer]:
                 # Fail to start if the port is taken, rather than share it with another process.
                 ("grpc.so_reuseport", 0),
                 # Metadata past this is refused by gRPC itself, before any of the service
-                # (the guard, a log line) reads it: the REST API's header limit.
+                # (the guard, a log line) reads it; 16 KiB, as HTTP servers bound headers.
                 ("grpc.max_metadata_size", MAX_METADATA_BYTES),
                 ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
             ],
